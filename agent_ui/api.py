@@ -1,0 +1,251 @@
+"""The REST API core (DESIGN.md): tickets, replies, notes, updates, customers.
+
+Each route is declared once in ``ROUTES`` with its OpenAPI operation, so the document at
+``/api/v1/openapi.json`` is built from the same table the router uses and cannot drift.
+Authentication is a bearer token (``switchboard token add``); ``openapi.json`` is public.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agent_ui.context import DESK, STAFF_KEY, staff_of
+from agent_ui.errors import ApiError
+from agent_ui.openapi import build_document
+from tickets import services, staff as staff_svc, views
+from tickets.contracts import Channel
+from tickets.events import AgentTyping, Event
+from tickets.models import Message, parse_number
+from tickets.services import TicketChanges
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_BODY = 256 * 1024
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    method: str
+    path: str
+    handler: Handler
+    operation: dict[str, Any]
+    public: bool = False
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise ApiError(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
+    raw = await request.read()
+    try:
+        body = json.loads(raw.decode("utf-8") or "null")
+    except (UnicodeDecodeError, ValueError) as err:
+        raise ApiError(400, "bad_json", f"the body is not valid JSON: {err}") from err
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_json", "the body must be a JSON object")
+    return body
+
+
+def _only(body: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise ApiError(400, "unknown_field", f"unknown field(s): {', '.join(unknown)}")
+
+
+def _str_or_none(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ApiError(400, "invalid", f"{key} must be a string")
+    return value
+
+
+async def list_tickets(request: web.Request) -> web.Response:
+    staff = staff_of(request)
+    q = request.query
+    try:
+        limit = int(q.get("limit", "50"))
+    except ValueError as err:
+        raise ApiError(400, "invalid", "limit must be a whole number") from err
+    tickets, cursor = await request.app[DESK].read(
+        lambda s: views.list_tickets(
+            s,
+            staff,
+            status=q.get("status") or None,
+            queue=q.get("queue") or None,
+            assignee=q.get("assignee"),
+            q=q.get("q") or None,
+            limit=limit,
+            cursor=q.get("cursor") or None,
+        )
+    )
+    return web.json_response({"tickets": tickets, "next_cursor": cursor}, dumps=_dumps)
+
+
+async def get_ticket(request: web.Request) -> web.Response:
+    staff, number = staff_of(request), request.match_info["number"]
+    data = await request.app[DESK].read(lambda s: views.ticket_detail(s, staff, number))
+    return web.json_response(data, dumps=_dumps)
+
+
+async def _message(session: AsyncSession, message_id: int) -> dict[str, Any]:
+    msg = await session.get(Message, message_id)
+    assert msg is not None
+    return views.message_dict(msg)
+
+
+async def post_reply(request: web.Request) -> web.Response:
+    staff, number = staff_of(request), request.match_info["number"]
+    body = await read_json(request)
+    _only(body, {"text", "channel"})
+    channel_name = _str_or_none(body, "channel")
+    try:
+        channel = Channel(channel_name) if channel_name else None
+    except ValueError as err:
+        raise ApiError(400, "invalid", f"unknown channel {channel_name!r}") from err
+
+    async def work(session: AsyncSession, now: datetime) -> tuple[dict[str, Any], tuple[Event, ...]]:
+        written = await services.reply(session, staff, number, body.get("text"), now, channel=channel)  # type: ignore[arg-type]
+        assert written.message_id is not None
+        return await _message(session, written.message_id), written.events
+
+    data = await request.app[DESK].write(work)
+    return web.json_response(data, status=201, dumps=_dumps)
+
+
+async def post_note(request: web.Request) -> web.Response:
+    staff, number = staff_of(request), request.match_info["number"]
+    body = await read_json(request)
+    _only(body, {"text"})
+
+    async def work(session: AsyncSession, now: datetime) -> tuple[dict[str, Any], tuple[Event, ...]]:
+        written = await services.add_note(session, staff, number, body.get("text"), now)  # type: ignore[arg-type]
+        assert written.message_id is not None
+        return await _message(session, written.message_id), written.events
+
+    data = await request.app[DESK].write(work)
+    return web.json_response(data, status=201, dumps=_dumps)
+
+
+async def patch_ticket(request: web.Request) -> web.Response:
+    staff, number = staff_of(request), request.match_info["number"]
+    body = await read_json(request)
+    _only(body, {"status", "priority", "assignee", "queue", "tags"})
+    tags = body.get("tags")
+    if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
+        raise ApiError(400, "invalid", "tags must be a list of strings")
+    assignee = _str_or_none(body, "assignee")
+    changes = TicketChanges(
+        status=_str_or_none(body, "status"),
+        priority=_str_or_none(body, "priority"),
+        assignee="" if "assignee" in body and assignee is None else assignee,
+        queue=_str_or_none(body, "queue"),
+        tags=tags,
+    )
+
+    async def work(session: AsyncSession, now: datetime) -> tuple[None, tuple[Event, ...]]:
+        written = await services.update_ticket(session, staff, number, changes, now)
+        return None, written.events
+
+    desk = request.app[DESK]
+    await desk.write(work)
+    data = await desk.read(lambda s: views.ticket_detail(s, staff, number))
+    data.pop("messages", None)
+    return web.json_response(data, dumps=_dumps)
+
+
+async def get_customer(request: web.Request) -> web.Response:
+    staff = staff_of(request)
+    try:
+        customer_id = int(request.match_info["id"])
+    except ValueError as err:
+        raise ApiError(404, "not_found", "no such customer") from err
+    data = await request.app[DESK].read(lambda s: views.customer_detail(s, staff, customer_id))
+    return web.json_response(data, dumps=_dumps)
+
+
+async def post_typing(request: web.Request) -> web.Response:
+    staff, number = staff_of(request), request.match_info["number"]
+    desk = request.app[DESK]
+    await desk.read(lambda s: views.ticket_detail(s, staff, number))
+    if parse_number(number) is not None:
+        await desk.publisher.publish([AgentTyping(number, staff.name)])
+    return web.Response(status=204)
+
+
+async def get_me(request: web.Request) -> web.Response:
+    staff = staff_of(request)
+    return web.json_response(
+        {"id": staff.id, "email": staff.email, "name": staff.name, "role": staff.role.value}
+    )
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(build_document(ROUTES), dumps=_dumps)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def _op(summary: str, *, ok: str = "200", body: str | None = None, params: tuple[str, ...] = (),
+        response: str | None = None) -> dict[str, Any]:
+    return {"summary": summary, "ok": ok, "body": body, "params": params, "response": response}
+
+
+ROUTES: list[ApiRoute] = [
+    ApiRoute("GET", "/api/v1/openapi.json", openapi, _op("This document"), public=True),
+    ApiRoute("GET", "/api/v1/me", get_me, _op("The authenticated user", response="User")),
+    ApiRoute(
+        "GET",
+        "/api/v1/tickets",
+        list_tickets,
+        _op(
+            "List tickets visible to the caller, newest first",
+            params=("status", "queue", "assignee", "q", "limit", "cursor"),
+            response="TicketPage",
+        ),
+    ),
+    ApiRoute("GET", "/api/v1/tickets/{number}", get_ticket,
+             _op("A ticket with its customer and messages (oldest first)", response="TicketDetail")),
+    ApiRoute("PATCH", "/api/v1/tickets/{number}", patch_ticket,
+             _op("Change status, priority, assignee, queue or tags", body="TicketPatch", response="Ticket")),
+    ApiRoute("POST", "/api/v1/tickets/{number}/replies", post_reply,
+             _op("Answer the customer on their channel", ok="201", body="Reply", response="Message")),
+    ApiRoute("POST", "/api/v1/tickets/{number}/notes", post_note,
+             _op("Add an internal note (never sent)", ok="201", body="Note", response="Message")),
+    ApiRoute("POST", "/api/v1/tickets/{number}/typing", post_typing,
+             _op("Tell the customer an agent is typing", ok="204")),
+    ApiRoute("GET", "/api/v1/customers/{id}", get_customer,
+             _op("A customer with identities and tickets", response="Customer")),
+]
+
+
+def api_routes() -> list[web.RouteDef]:
+    return [web.route(r.method, r.path, r.handler) for r in ROUTES]
+
+
+def public_paths() -> set[tuple[str, str]]:
+    return {(r.method, r.path) for r in ROUTES if r.public}
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Bearer-token authentication for every non-public ``/api/v1`` route."""
+    resource = request.match_info.route.resource
+    canonical = resource.canonical if resource is not None else request.path
+    if not request.path.startswith("/api/") or (request.method, canonical) in public_paths():
+        return await handler(request)
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>")
+    staff = await request.app[DESK].read(lambda s: staff_svc.staff_for_token(s, token.strip()))
+    if staff is None:
+        raise ApiError(401, "unauthenticated", "the token is unknown or its user is inactive")
+    request[STAFF_KEY] = staff
+    return await handler(request)

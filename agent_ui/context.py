@@ -1,0 +1,18 @@
+"""Typed application state the agent UI needs, declared in one place."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from tickets.desk import Desk
+from tickets.staff import StaffUser
+
+DESK = web.AppKey("desk", Desk)
+STAFF_KEY = "switchboard.staff"
+
+
+def staff_of(request: web.Request) -> StaffUser:
+    staff = request.get(STAFF_KEY)
+    if not isinstance(staff, StaffUser):
+        raise RuntimeError("route is missing authentication")
+    return staff

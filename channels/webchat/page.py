@@ -1,0 +1,32 @@
+"""The customer chat page and the embeddable widget loader, as static text.
+
+Everything the page shows from the network goes through ``textContent`` (never
+``innerHTML``), so a message cannot inject markup. Labels follow the browser's language
+(Chinese or English)."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+CHAT_PAGE = files("channels.webchat").joinpath("chat.html").read_text("utf-8")
+
+WIDGET_JS = """(function () {
+  var me = document.currentScript;
+  var base = me ? new URL(me.src).origin : "";
+  var open = false;
+  var frame = document.createElement("iframe");
+  frame.src = base + "/chat?embed=1";
+  frame.title = "Chat";
+  frame.style.cssText = "position:fixed;bottom:84px;right:20px;width:360px;height:520px;" +
+    "border:0;border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.2);display:none;z-index:2147483646;background:#fff";
+  var button = document.createElement("button");
+  button.type = "button";
+  button.setAttribute("aria-label", "Chat");
+  button.textContent = "\\uD83D\\uDCAC";
+  button.style.cssText = "position:fixed;bottom:20px;right:20px;width:56px;height:56px;border-radius:50%;" +
+    "border:0;background:#2563eb;color:#fff;font-size:26px;cursor:pointer;z-index:2147483647";
+  button.onclick = function () { open = !open; frame.style.display = open ? "block" : "none"; };
+  document.body.appendChild(frame);
+  document.body.appendChild(button);
+})();
+"""

@@ -1,0 +1,1 @@
+"""Knowledge base: articles, search, suggestions and macros (later issues)."""

@@ -1,0 +1,1 @@
+"""Routing: queues, skills, agents, presence, capacity, offers; the assignment engine."""

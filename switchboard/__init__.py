@@ -1,0 +1,1 @@
+"""The composition root: settings, database, event bus, app factory, workers and CLI."""

@@ -1,0 +1,226 @@
+"""The aiohttp application factory: wires the rooms together and owns every long-lived
+resource (engine, Redis, bus, workers) in ``cleanup_ctx`` so start-up and shutdown are
+ordered and graceful (workers are cancelled and awaited; sockets closed)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from aiohttp import web
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from agent_ui import DESK, api_routes, error_middleware
+from agent_ui.api import auth_middleware
+from channels import SenderRegistry
+from channels.webchat import VisitorSigner, Webchat
+from routing.rules import QueueRules
+from switchboard import db
+from switchboard.bus import EventBus, InProcessBus, RedisBus, redis_client
+from switchboard.charsets import install_cjk_aliases
+from switchboard.clock import utc_now
+from switchboard.dispatcher import OutboxDispatcher
+from switchboard.metrics import Metrics
+from switchboard.settings import Settings
+from tickets.desk import Desk
+from tickets.models import SystemValue
+from tickets.outbox import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+
+class MigrationsPending(RuntimeError):
+    pass
+
+
+@dataclass
+class Runtime:
+    """Everything the app started, for health checks, tests and shutdown."""
+
+    settings: Settings
+    engine: AsyncEngine
+    bus: EventBus
+    desk: Desk
+    metrics: Metrics
+    senders: SenderRegistry
+    webchat: Webchat
+    dispatcher: OutboxDispatcher
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+RUNTIME = web.AppKey("runtime", Runtime)
+SETTINGS = web.AppKey("settings", Settings)
+
+
+async def signing_key(sessions: db.SessionFactory, settings: Settings) -> bytes:
+    """The configured secret, or one made once and kept in the database so visitor
+    cookies survive restarts of a demo or single-node install."""
+    if settings.secret_key:
+        return settings.secret_key.encode()
+    async with db.transaction(sessions) as session:
+        found = await session.get(SystemValue, "secret_key")
+        if found is not None:
+            return found.value.encode()
+        value = secrets.token_hex(32)
+        session.add(SystemValue(key="secret_key", value=value))
+    async with sessions() as session:
+        stored = (await session.execute(select(SystemValue.value).where(SystemValue.key == "secret_key"))).scalar_one()
+    return stored.encode()
+
+
+def make_bus(settings: Settings, redis_prefix: str = "switchboard") -> EventBus:
+    if settings.redis_url:
+        return RedisBus(redis_client(settings.redis_url), prefix=redis_prefix)
+    return InProcessBus()
+
+
+async def build_runtime(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    redis_prefix: str = "switchboard",
+    check_migrations: bool = True,
+) -> Runtime:
+    install_cjk_aliases()
+    engine = db.create_engine(settings.database_url)
+    try:
+        if check_migrations and await db.pending_migrations(engine):
+            raise MigrationsPending(
+                "the database is not at the latest migration; run `switchboard db upgrade`"
+            )
+        sessions = db.session_factory(engine)
+        bus = make_bus(settings, redis_prefix)
+        desk = Desk(sessions, bus, clock, choose_queue=QueueRules())
+        metrics = Metrics()
+        webchat = Webchat(
+            desk,
+            VisitorSigner(await signing_key(sessions, settings)),
+            max_length=settings.webchat_max_length,
+            rate_per_minute=settings.webchat_rate_per_minute,
+            secure_cookie=(settings.public_url or "").startswith("https://"),
+        )
+        senders = SenderRegistry()
+        senders.register(webchat.sender)
+        policy = RetryPolicy(base_s=settings.outbox_base_delay_s, max_attempts=settings.outbox_max_attempts)
+        dispatcher = OutboxDispatcher(desk, senders, policy, metrics=metrics)
+    except BaseException:
+        await engine.dispose()
+        raise
+    bus.subscribe(webchat.on_event)
+    bus.subscribe(metrics.on_event)
+    bus.subscribe(dispatcher.on_event)
+    return Runtime(settings, engine, bus, desk, metrics, senders, webchat, dispatcher)
+
+
+async def start_runtime(runtime: Runtime, *, workers: bool) -> None:
+    await runtime.bus.start()
+    if workers:
+        runtime.tasks.append(asyncio.create_task(runtime.dispatcher.run(), name="outbox"))
+    log.info(
+        "switchboard started: database=%s bus=%s workers=%s channels=%s",
+        runtime.settings.backend,
+        "redis" if runtime.settings.redis_url else "in-process",
+        "on" if workers else "off",
+        ",".join(c.value for c in runtime.senders.channels()),
+    )
+
+
+async def stop_runtime(runtime: Runtime) -> None:
+    for task in runtime.tasks:
+        task.cancel()
+    for task in runtime.tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    runtime.tasks.clear()
+    await runtime.webchat.hub.close_all()
+    await runtime.bus.stop()
+    redis = getattr(runtime.bus, "redis", None)
+    if redis is not None:
+        await redis.aclose()
+    await runtime.engine.dispose()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    checks: dict[str, str] = {}
+    try:
+        async with runtime.desk.sessions() as session:
+            await session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as err:
+        checks["database"] = f"error: {type(err).__name__}"
+    if runtime.settings.redis_url:
+        try:
+            await asyncio.wait_for(runtime.bus.ping(), 2.0)
+            checks["redis"] = "ok"
+        except Exception as err:
+            checks["redis"] = f"error: {type(err).__name__}"
+    else:
+        checks["redis"] = "disabled"
+    healthy = all(v in ("ok", "disabled") for v in checks.values())
+    return web.json_response({"status": "ok" if healthy else "unhealthy", **checks}, status=200 if healthy else 503)
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    runtime.metrics.chat_sockets.set(runtime.webchat.hub.total())
+    return runtime.metrics.render()
+
+
+async def index(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/chat")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    redis_prefix: str = "switchboard",
+    workers: bool | None = None,
+) -> web.Application:
+    metrics_holder: list[Metrics] = []
+
+    @web.middleware
+    async def metrics_mw(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+        if not metrics_holder:
+            return await handler(request)
+        return await metrics_holder[0].middleware(request, handler)
+
+    app = web.Application(middlewares=[metrics_mw, error_middleware, auth_middleware], client_max_size=1024**2)
+    app[SETTINGS] = settings
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        runtime = await build_runtime(settings, clock=clock, redis_prefix=redis_prefix)
+        app[RUNTIME] = runtime
+        app[DESK] = runtime.desk
+        metrics_holder.append(runtime.metrics)
+        await start_runtime(runtime, workers=settings.run_workers if workers is None else workers)
+        yield
+        await stop_runtime(runtime)
+
+    app.cleanup_ctx.append(lifecycle)
+    app.add_routes([web.get("/healthz", healthz), web.get("/metrics", metrics_view), web.get("/", index)])
+    app.add_routes(api_routes())
+
+    app.router.add_route("GET", "/chat", _lazy(lambda a: a[RUNTIME].webchat.page))
+    app.router.add_route("GET", "/chat/ws", _lazy(lambda a: a[RUNTIME].webchat.socket))
+    app.router.add_route("GET", "/chat/widget.js", _lazy(lambda a: a[RUNTIME].webchat.widget))
+    return app
+
+
+def _lazy(pick: Callable[[web.Application], web.Handler]) -> web.Handler:
+    """A route whose handler lives on a runtime object made at start-up."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await pick(request.app)(request)
+
+    return handler
+
+
+__all__ = ["RUNTIME", "MigrationsPending", "Runtime", "build_runtime", "create_app"]

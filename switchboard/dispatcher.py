@@ -1,0 +1,108 @@
+"""The outbox dispatcher: sends queued outbound messages through their channel's sender,
+with exponential backoff on temporary failures and a dead-letter state (``failed`` on the
+message, with the reason) when retrying cannot help or attempts run out.
+
+It wakes at once on ``OutboxQueued`` (any process, through the bus) and otherwise polls,
+so a reply made while the bus was down is still sent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from channels.base import PermanentFailure, SenderRegistry, TemporaryFailure
+from switchboard.metrics import Metrics
+from tickets import outbox
+from tickets.contracts import OutboundMessage
+from tickets.desk import Desk
+from tickets.events import Event, OutboxQueued
+from tickets.outbox import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+
+class OutboxDispatcher:
+    def __init__(
+        self,
+        desk: Desk,
+        senders: SenderRegistry,
+        policy: RetryPolicy,
+        *,
+        metrics: Metrics | None = None,
+        poll_s: float = 2.0,
+        concurrency: int = 16,
+    ) -> None:
+        self.desk = desk
+        self.senders = senders
+        self.policy = policy
+        self.metrics = metrics
+        self.poll_s = poll_s
+        self._wake = asyncio.Event()
+        self._limit = asyncio.Semaphore(concurrency)
+
+    async def on_event(self, event: Event) -> None:
+        if isinstance(event, OutboxQueued):
+            self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                sent = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox pass failed; retrying")
+                sent = 0
+            if sent:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+            self._wake.clear()
+
+    async def run_once(self) -> int:
+        """Leases and sends what is due now; returns how many were attempted."""
+
+        async def lease(session: AsyncSession, now: datetime) -> tuple[list[OutboundMessage], list[Event]]:
+            return await outbox.lease_due(session, now, self.policy), []
+
+        due = await self.desk.write(lease)
+        await asyncio.gather(*(self._send(m) for m in due))
+        return len(due)
+
+    async def _send(self, message: OutboundMessage) -> None:
+        async with self._limit:
+            sender = self.senders.get(message.channel)
+            error: str | None = None
+            permanent = False
+            retry_after: float | None = None
+            result = None
+            if sender is None:
+                error, permanent = f"the {message.channel.value} channel is not configured", True
+            else:
+                try:
+                    result = await sender.send(message)
+                except PermanentFailure as err:
+                    error, permanent = str(err) or "rejected", True
+                except TemporaryFailure as err:
+                    error, retry_after = str(err) or "temporary failure", err.retry_after
+                except Exception as err:
+                    log.exception("sender for %s crashed on message %s", message.channel, message.message_id)
+                    error = f"{type(err).__name__}: {err}"
+        if self.metrics:
+            outcome = "sent" if error is None else ("failed" if permanent else "retry")
+            self.metrics.outbox.labels(message.channel.value, outcome).inc()
+
+        async def record(session: AsyncSession, now: datetime) -> tuple[None, list[Event]]:
+            if error is None and result is not None:
+                return None, await outbox.mark_sent(session, message.message_id, result.external_id, result.status)
+            log.warning("sending message %s on %s failed: %s", message.message_id, message.channel.value, error)
+            return None, await outbox.mark_failed(
+                session, message.message_id, error or "unknown", now, self.policy,
+                permanent=permanent, retry_after=retry_after,
+            )
+
+        await self.desk.write(record)

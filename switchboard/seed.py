@@ -1,0 +1,67 @@
+"""The demo company: queues Repairs and Orders, three agents with different skills and
+languages, a supervisor and an admin, all with password ``demo``. Idempotent: a second
+run finds the users and changes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tickets import staff
+from tickets.contracts import Role
+from tickets.models import User
+
+DEMO_PASSWORD = "demo"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    email: str
+    name: str
+    role: Role
+    languages: tuple[str, ...]
+    queues: tuple[str, ...]
+    skills: tuple[tuple[str, int], ...] = ()
+
+
+DEMO_QUEUES = {
+    "Repairs": "Appliance faults, installation and on-site repair (维修)",
+    "Orders": "Order status, delivery, spare parts and refunds (订单)",
+}
+
+DEMO_USERS = (
+    DemoUser("agent1@example.com", "王芳 Wang Fang", Role.AGENT, ("zh",), ("Repairs",),
+             (("air_conditioning", 5), ("refrigerator", 3))),
+    DemoUser("agent2@example.com", "Li Lei", Role.AGENT, ("zh", "en"), ("Repairs", "Orders"),
+             (("washing_machine", 4), ("orders", 3))),
+    DemoUser("agent3@example.com", "Emma Brown", Role.AGENT, ("en",), ("Orders",),
+             (("orders", 5), ("refunds", 4))),
+    DemoUser("supervisor@example.com", "Zhang Wei (Supervisor)", Role.SUPERVISOR, ("zh", "en"),
+             ("Repairs", "Orders")),
+    DemoUser("admin@example.com", "Admin", Role.ADMIN, ("en",), ()),
+)
+
+
+async def seed_demo(session: AsyncSession, now: datetime) -> bool:
+    """Returns True when it created the demo data, False when it was already there."""
+    existing = set((await session.execute(select(User.email))).scalars())
+    if all(u.email in existing for u in DEMO_USERS):
+        return False
+    queue_ids = {name: await staff.ensure_queue(session, name, desc) for name, desc in DEMO_QUEUES.items()}
+    members: dict[str, list[int]] = {name: [] for name in DEMO_QUEUES}
+    for user in DEMO_USERS:
+        if user.email in existing:
+            user_id = await staff.user_id_by_email(session, user.email)
+        else:
+            user_id = await staff.create_user(
+                session, user.email, user.role, now, name=user.name, password=DEMO_PASSWORD,
+                languages=list(user.languages),
+            )
+        for queue in user.queues:
+            members[queue].append(user_id)
+    for name, user_ids in members.items():
+        await staff.set_queue_members(session, queue_ids[name], user_ids)
+    return True

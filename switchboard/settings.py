@@ -1,0 +1,125 @@
+"""Settings, parsed once from ``SWITCHBOARD_*`` environment variables and an optional TOML
+file (``SWITCHBOARD_CONFIG``; keys are the setting names without the prefix, in lower
+case). The environment wins over the file. Secrets are hidden from ``repr`` so a logged
+settings object never leaks a password. No other module reads ``os.environ``."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PREFIX = "SWITCHBOARD_"
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def _secret() -> Any:
+    return field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite+aiosqlite:///./switchboard.db"
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None
+    secret_key: str | None = _secret()
+    log_level: str = "INFO"
+    log_format: str = "text"
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = _secret()
+    smtp_tls: bool = True
+    smtp_listen: str | None = None
+    imap_host: str | None = None
+    imap_port: int = 993
+    imap_username: str | None = None
+    imap_password: str | None = _secret()
+    imap_tls: bool = True
+    support_address: str | None = None
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = _secret()
+    twilio_number: str | None = None
+    twilio_api_base: str | None = None
+    telegram_bot_token: str | None = _secret()
+    telegram_secret_token: str | None = _secret()
+    telegram_api_base: str | None = None
+
+    erp: str = "builtin"
+    erp_url: str | None = None
+    erp_api_key: str | None = _secret()
+    erp_api_secret: str | None = _secret()
+    erp_database: str | None = None
+    erp_username: str | None = None
+
+    webchat_max_length: int = 4000
+    webchat_rate_per_minute: int = 30
+    outbox_base_delay_s: float = 5.0
+    outbox_max_attempts: int = 8
+    run_workers: bool = True
+
+    @property
+    def backend(self) -> str:
+        return "postgresql" if self.database_url.startswith("postgresql") else "sqlite"
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        source = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        config = source.get(PREFIX + "CONFIG")
+        if config:
+            try:
+                values.update(tomllib.loads(Path(config).read_text("utf-8")))
+            except (OSError, tomllib.TOMLDecodeError) as err:
+                raise SettingsError(f"cannot read {PREFIX}CONFIG {config}: {err}") from err
+        for key, value in source.items():
+            if key.startswith(PREFIX) and key != PREFIX + "CONFIG":
+                values[key[len(PREFIX):].lower()] = value
+        values.update(overrides)
+        return cls.from_mapping(values)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        parsed: dict[str, Any] = {}
+        for key, raw in values.items():
+            f = known.get(key)
+            if f is None:
+                continue
+            parsed[key] = _coerce(key, str(f.type), raw)
+        return cls(**parsed)
+
+
+def _coerce(name: str, type_name: str, raw: Any) -> Any:
+    if raw is None:
+        return None
+    if isinstance(raw, str) and raw == "" and "None" in type_name:
+        return None
+    try:
+        if type_name.startswith("int"):
+            return int(raw)
+        if type_name.startswith("float"):
+            return float(raw)
+        if type_name.startswith("bool"):
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+    except ValueError as err:
+        raise SettingsError(f"{PREFIX}{name.upper()}: bad value {raw!r}") from err
+    return str(raw)

@@ -1,0 +1,59 @@
+"""The front desk other rooms use to work with tickets: it owns the unit of work (one
+transaction per call), publishes the events only after commit, and retries an ingest
+that lost a uniqueness race once (the retry finds the twin and is a no-op)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tickets.contracts import InboundMessage
+from tickets.events import Event, EventPublisher
+from tickets.ingest import IngestResult, QueueChooser, ingest
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+Work = Callable[[AsyncSession, datetime], Awaitable[tuple[T, tuple[Event, ...] | list[Event]]]]
+
+
+class Desk:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        publisher: EventPublisher,
+        clock: Callable[[], datetime],
+        choose_queue: QueueChooser | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.publisher = publisher
+        self.clock = clock
+        self.choose_queue = choose_queue
+
+    async def write(self, work: Work[T]) -> T:
+        """Runs ``work`` in one transaction; publishes its events after the commit."""
+        async with self.sessions() as session, session.begin():
+            result, events = await work(session, self.clock())
+        if events:
+            await self.publisher.publish(list(events))
+        return result
+
+    async def read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        async with self.sessions() as session:
+            return await work(session)
+
+    async def ingest(self, msg: InboundMessage) -> IngestResult:
+        async def run(session: AsyncSession, now: datetime) -> tuple[IngestResult, tuple[Event, ...]]:
+            result = await ingest(session, msg, now=now, choose_queue=self.choose_queue)
+            return result, result.events
+
+        try:
+            return await self.write(run)
+        except IntegrityError:
+            log.info("ingest of %s/%s raced a twin; retrying", msg.channel, msg.external_id)
+            return await self.write(run)

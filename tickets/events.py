@@ -1,0 +1,158 @@
+"""Domain events: what changed, published on the bus only after the transaction commits.
+
+Events are flat, JSON-safe dataclasses so the same object crosses the in-process bus and
+Redis unchanged. ``event_from_dict`` rebuilds one from its wire form by its ``type`` name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    type_name: ClassVar[str] = "Event"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["type"] = self.type_name
+        return data
+
+
+_REGISTRY: dict[str, type[Event]] = {}
+
+
+def register(cls: type[Event]) -> type[Event]:
+    cls.type_name = cls.__name__
+    _REGISTRY[cls.__name__] = cls
+    return cls
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    cls = _REGISTRY.get(str(data.get("type")))
+    if cls is None:
+        raise ValueError(f"unknown event type {data.get('type')!r}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class TicketCreated(Event):
+    ticket_id: int
+    number: str
+    channel: str
+    queue: str | None
+    priority: str
+    customer_id: int
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class MessageReceived(Event):
+    ticket_id: int
+    number: str
+    message_id: int
+    channel: str
+    customer_id: int
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class MessageSent(Event):
+    """An outbound message (or a note) was written; ``direction`` tells which."""
+
+    ticket_id: int
+    number: str
+    message_id: int
+    channel: str
+    direction: str
+    author: str | None
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class DeliveryStatusChanged(Event):
+    ticket_id: int
+    number: str
+    message_id: int
+    status: str
+    error: str | None = None
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class OutboxQueued(Event):
+    message_id: int
+    channel: str
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class TicketUpdated(Event):
+    ticket_id: int
+    number: str
+    changes: dict[str, Any]
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class TicketStatusChanged(Event):
+    ticket_id: int
+    number: str
+    old: str
+    new: str
+    channel: str
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class TicketAssigned(Event):
+    ticket_id: int
+    number: str
+    assignee_id: int | None
+    assignee: str | None
+    reason: str
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class CustomersMerged(Event):
+    kept_id: int
+    merged_id: int
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class WebchatFrame(Event):
+    """A frame for a web chat visitor's sockets, wherever they are connected: every
+    server process pushes it to the visitor's open sockets. ``message_id`` is set for an
+    agent's message, so its delivery can be confirmed."""
+
+    visitor: str
+    frame: dict[str, Any]
+    message_id: int | None = None
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class VisitorTyping(Event):
+    visitor: str
+    ticket_number: str | None
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class AgentTyping(Event):
+    ticket_number: str
+    author: str
+
+
+EventHandler = Callable[[Event], Awaitable[None]]
+
+
+class EventPublisher(Protocol):
+    async def publish(self, events: Sequence[Event]) -> None: ...

@@ -1,0 +1,318 @@
+"""The verbs staff use on tickets: ``reply``, ``add_note``, ``update_ticket``,
+``merge_customers``. Each takes the caller's session (the caller owns the transaction and
+commits), an explicit actor and clock, writes an audit row, and returns the events to
+publish after commit. No other room writes ticket rows.
+
+A reply goes to the customer's identity on the ticket's channel (or the channel asked
+for) and is queued in the outbox in the same transaction; the outbox dispatcher sends it.
+Replying to a new ticket opens it, like Zendesk's "submit as open".
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tickets import audit
+from tickets.contracts import Channel, DeliveryStatus, Direction, Priority, TicketStatus
+from tickets.errors import Forbidden, Invalid, NotFound
+from tickets.events import (
+    CustomersMerged,
+    Event,
+    MessageSent,
+    OutboxQueued,
+    TicketAssigned,
+    TicketStatusChanged,
+    TicketUpdated,
+)
+from tickets.models import (
+    Customer,
+    CustomerIdentity,
+    Message,
+    OutboxEntry,
+    Queue,
+    Ticket,
+    TicketTag,
+    User,
+    parse_number,
+)
+from tickets.staff import StaffUser, may_change, may_see
+from tickets.status import TransitionError, check_transition
+
+MAX_REPLY = 20_000
+MAX_TAGS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a service wrote: the message (when there is one) and the events to publish."""
+
+    ticket_id: int
+    message_id: int | None
+    events: tuple[Event, ...]
+
+
+async def load_ticket(session: AsyncSession, number: str, *, lock: bool = False) -> Ticket:
+    ticket_id = parse_number(number)
+    if ticket_id is None:
+        raise NotFound(f"no ticket {number}")
+    query = select(Ticket).where(Ticket.id == ticket_id)
+    if lock:
+        query = query.with_for_update()
+    ticket = (await session.execute(query)).scalar_one_or_none()
+    if ticket is None:
+        raise NotFound(f"no ticket {number}")
+    return ticket
+
+
+def _clean_text(text: object, limit: int) -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise Invalid("text must be a non-empty string")
+    if len(text) > limit:
+        raise Invalid(f"text is longer than {limit} characters")
+    return text
+
+
+async def reply(
+    session: AsyncSession,
+    staff: StaffUser,
+    number: str,
+    text: str,
+    now: datetime,
+    *,
+    channel: Channel | None = None,
+    html: str | None = None,
+) -> Written:
+    ticket = await load_ticket(session, number, lock=True)
+    if not may_see(staff, ticket):
+        raise Forbidden(f"you may not answer {number}")
+    body = _clean_text(text, MAX_REPLY)
+    if ticket.status == TicketStatus.CLOSED:
+        raise Invalid(f"{number} is closed; open a follow-up ticket instead")
+    via = channel or Channel(ticket.channel)
+    recipient = (
+        await session.execute(
+            select(CustomerIdentity.address)
+            .where(
+                CustomerIdentity.customer_id == ticket.customer_id,
+                CustomerIdentity.channel == via.value,
+            )
+            .order_by(CustomerIdentity.id)
+            .limit(1)
+        )
+    ).scalar()
+    if recipient is None:
+        raise Invalid(f"the customer has no {via.value} address")
+
+    message_id = (
+        await session.execute(
+            insert(Message)
+            .values(
+                ticket_id=ticket.id,
+                direction=Direction.OUT.value,
+                channel=via.value,
+                author_user_id=staff.id,
+                author_name=staff.name,
+                recipient=recipient,
+                text=body,
+                html=html,
+                delivery_status=DeliveryStatus.QUEUED.value,
+                created_at=now,
+            )
+            .returning(Message.id)
+        )
+    ).scalar_one()
+    await session.execute(
+        insert(OutboxEntry).values(
+            message_id=message_id,
+            channel=via.value,
+            idempotency_key=uuid.uuid4().hex,
+            state="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    events: list[Event] = [
+        MessageSent(ticket.id, ticket.number, message_id, via.value, "out", staff.email),
+        OutboxQueued(message_id, via.value),
+    ]
+    changes: dict[str, object] = {"updated_at": now}
+    if ticket.first_response_at is None:
+        changes["first_response_at"] = now
+    if ticket.status == TicketStatus.NEW:
+        changes["status"] = TicketStatus.OPEN.value
+        events.append(
+            TicketStatusChanged(ticket.id, ticket.number, ticket.status, "open", ticket.channel)
+        )
+    await session.execute(update(Ticket).where(Ticket.id == ticket.id).values(**changes))
+    await audit.record(
+        session, staff.actor, "message.replied", now, ticket.id, message_id=message_id, channel=via.value
+    )
+    return Written(ticket.id, message_id, tuple(events))
+
+
+async def add_note(
+    session: AsyncSession, staff: StaffUser, number: str, text: str, now: datetime
+) -> Written:
+    ticket = await load_ticket(session, number)
+    if not may_see(staff, ticket):
+        raise Forbidden(f"you may not see {number}")
+    body = _clean_text(text, MAX_REPLY)
+    message_id = (
+        await session.execute(
+            insert(Message)
+            .values(
+                ticket_id=ticket.id,
+                direction=Direction.NOTE.value,
+                channel=ticket.channel,
+                author_user_id=staff.id,
+                author_name=staff.name,
+                text=body,
+                delivery_status=None,
+                created_at=now,
+            )
+            .returning(Message.id)
+        )
+    ).scalar_one()
+    await session.execute(update(Ticket).where(Ticket.id == ticket.id).values(updated_at=now))
+    await audit.record(session, staff.actor, "message.noted", now, ticket.id, message_id=message_id)
+    return Written(
+        ticket.id,
+        message_id,
+        (MessageSent(ticket.id, ticket.number, message_id, ticket.channel, "note", staff.email),),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TicketChanges:
+    """A PATCH: ``None`` means "leave alone"; ``assignee=""`` means "unassign"."""
+
+    status: str | None = None
+    priority: str | None = None
+    assignee: str | None = None
+    queue: str | None = None
+    tags: list[str] | None = None
+
+
+async def update_ticket(
+    session: AsyncSession,
+    staff: StaffUser,
+    number: str,
+    changes: TicketChanges,
+    now: datetime,
+    *,
+    reason: str = "manual",
+) -> Written:
+    ticket = await load_ticket(session, number, lock=True)
+    if not may_see(staff, ticket):
+        raise Forbidden(f"you may not see {number}")
+    if not may_change(staff, ticket):
+        raise Forbidden(f"you are not a member of the queue of {number}")
+    events: list[Event] = []
+    values: dict[str, object] = {}
+    done: dict[str, object] = {}
+
+    if changes.status is not None and changes.status != ticket.status:
+        try:
+            new = TicketStatus(changes.status)
+            check_transition(TicketStatus(ticket.status), new)
+        except (ValueError, TransitionError) as err:
+            raise Invalid(str(err)) from err
+        values["status"] = new.value
+        if new is TicketStatus.SOLVED:
+            values["solved_at"] = now
+        if new is TicketStatus.CLOSED:
+            values["closed_at"] = now
+        events.append(TicketStatusChanged(ticket.id, ticket.number, ticket.status, new.value, ticket.channel))
+        done["status"] = new.value
+
+    if changes.priority is not None and changes.priority != ticket.priority:
+        try:
+            values["priority"] = Priority(changes.priority).value
+        except ValueError as err:
+            raise Invalid(f"unknown priority {changes.priority!r}") from err
+        done["priority"] = changes.priority
+
+    if changes.queue is not None:
+        queue_id = (
+            await session.execute(select(Queue.id).where(Queue.name == changes.queue))
+        ).scalar()
+        if queue_id is None:
+            raise Invalid(f"no queue {changes.queue!r}")
+        if queue_id != ticket.queue_id:
+            if not staff.sees_everything and queue_id not in staff.queue_ids:
+                raise Forbidden(f"you are not a member of queue {changes.queue}")
+            values["queue_id"] = queue_id
+            done["queue"] = changes.queue
+
+    if changes.assignee is not None:
+        assignee_id: int | None = None
+        email: str | None = None
+        if changes.assignee:
+            row = (
+                await session.execute(
+                    select(User.id, User.email).where(
+                        User.email == changes.assignee.strip().lower(), User.is_active.is_(True)
+                    )
+                )
+            ).first()
+            if row is None:
+                raise Invalid(f"no active user {changes.assignee!r}")
+            assignee_id, email = row.id, row.email
+        if assignee_id != ticket.assignee_id:
+            values["assignee_id"] = assignee_id
+            done["assignee"] = email
+            events.append(TicketAssigned(ticket.id, ticket.number, assignee_id, email, reason))
+
+    if changes.tags is not None:
+        tags = sorted({_clean_tag(t) for t in changes.tags})
+        if len(tags) > MAX_TAGS:
+            raise Invalid(f"at most {MAX_TAGS} tags")
+        await session.execute(delete(TicketTag).where(TicketTag.ticket_id == ticket.id))
+        if tags:
+            await session.execute(insert(TicketTag), [{"ticket_id": ticket.id, "tag": t} for t in tags])
+        done["tags"] = tags
+
+    if not done:
+        return Written(ticket.id, None, ())
+    values["updated_at"] = now
+    await session.execute(update(Ticket).where(Ticket.id == ticket.id).values(**values))
+    await audit.record(session, staff.actor, "ticket.updated", now, ticket.id, reason=reason, **done)
+    events.insert(0, TicketUpdated(ticket.id, ticket.number, done))
+    return Written(ticket.id, None, tuple(events))
+
+
+def _clean_tag(tag: object) -> str:
+    if not isinstance(tag, str) or not tag.strip() or len(tag) > 100:
+        raise Invalid("a tag is a non-empty string of at most 100 characters")
+    return tag.strip().lower()
+
+
+async def merge_customers(
+    session: AsyncSession, staff: StaffUser, keep_id: int, merge_id: int, now: datetime
+) -> Written:
+    """Moves every identity and ticket of ``merge_id`` onto ``keep_id``; the merged
+    customer stays as a tombstone pointing at the kept one."""
+    if keep_id == merge_id:
+        raise Invalid("cannot merge a customer into itself")
+    if not staff.sees_everything:
+        raise Forbidden("only supervisors and admins merge customers")
+    rows = (
+        await session.execute(
+            select(Customer).where(Customer.id.in_([keep_id, merge_id])).with_for_update()
+        )
+    ).scalars().all()
+    if len(rows) != 2:
+        raise NotFound("no such customer")
+    await session.execute(
+        update(CustomerIdentity).where(CustomerIdentity.customer_id == merge_id).values(customer_id=keep_id)
+    )
+    await session.execute(update(Ticket).where(Ticket.customer_id == merge_id).values(customer_id=keep_id))
+    await session.execute(update(Customer).where(Customer.id == merge_id).values(merged_into_id=keep_id))
+    await audit.record(session, staff.actor, "customer.merged", now, kept=keep_id, merged=merge_id)
+    return Written(0, None, (CustomersMerged(keep_id, merge_id),))

@@ -1,0 +1,29 @@
+"""The one transition table for ticket status; every status change goes through it."""
+
+from __future__ import annotations
+
+from tickets.contracts import TicketStatus as S
+
+ALLOWED_TRANSITIONS: dict[S, frozenset[S]] = {
+    S.NEW: frozenset({S.OPEN, S.PENDING, S.WAITING_PARTS, S.SOLVED, S.CLOSED}),
+    S.OPEN: frozenset({S.PENDING, S.WAITING_PARTS, S.SOLVED, S.CLOSED}),
+    S.PENDING: frozenset({S.OPEN, S.WAITING_PARTS, S.SOLVED, S.CLOSED}),
+    S.WAITING_PARTS: frozenset({S.OPEN, S.PENDING, S.SOLVED, S.CLOSED}),
+    S.SOLVED: frozenset({S.OPEN, S.CLOSED}),
+    S.CLOSED: frozenset(),
+}
+
+# A customer writing again brings a ticket back to work (a closed one never reopens:
+# ingest starts a follow-up ticket instead).
+REOPEN_ON_CUSTOMER_MESSAGE = frozenset({S.PENDING, S.SOLVED})
+
+
+class TransitionError(ValueError):
+    pass
+
+
+def check_transition(old: S, new: S) -> None:
+    if old == new:
+        return
+    if new not in ALLOWED_TRANSITIONS[old]:
+        raise TransitionError(f"a {old} ticket cannot become {new}")

@@ -1,0 +1,240 @@
+"""Read side: tickets, messages and customers as JSON-safe dicts (the shapes DESIGN.md
+fixes for the REST API), loaded with explicit queries and filtered by visibility."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tickets.errors import Forbidden, Invalid, NotFound
+from tickets.models import (
+    Attachment,
+    Customer,
+    CustomerIdentity,
+    Message,
+    Queue,
+    Ticket,
+    TicketTag,
+    User,
+    format_number,
+    parse_number,
+)
+from tickets.staff import StaffUser, may_see, visible_tickets
+
+MAX_LIMIT = 200
+
+
+def iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def message_dict(msg: Message, attachments: Sequence[Attachment] = ()) -> dict[str, Any]:
+    return {
+        "id": msg.id,
+        "direction": msg.direction,
+        "channel": msg.channel,
+        "author": msg.author_name,
+        "text": msg.text,
+        "html": msg.html,
+        "attachments": [
+            {"id": a.id, "name": a.name, "content_type": a.content_type, "size": a.size}
+            for a in attachments
+        ],
+        "created_at": iso(msg.created_at),
+        "delivery_status": msg.delivery_status,
+        "delivery_error": msg.delivery_error,
+    }
+
+
+def _identity_dict(i: CustomerIdentity) -> dict[str, Any]:
+    return {"channel": i.channel, "address": i.address}
+
+
+async def _customers(session: AsyncSession, ids: set[int]) -> dict[int, dict[str, Any]]:
+    if not ids:
+        return {}
+    customers = (await session.execute(select(Customer).where(Customer.id.in_(ids)))).scalars()
+    out = {c.id: {"id": c.id, "name": c.name, "tier": c.tier, "identities": []} for c in customers}
+    rows = await session.execute(
+        select(CustomerIdentity)
+        .where(CustomerIdentity.customer_id.in_(ids))
+        .order_by(CustomerIdentity.id)
+    )
+    for ident in rows.scalars():
+        out[ident.customer_id]["identities"].append(_identity_dict(ident))
+    return out
+
+
+async def ticket_dicts(session: AsyncSession, tickets: Sequence[Ticket]) -> list[dict[str, Any]]:
+    ids = [t.id for t in tickets]
+    queue_ids = {t.queue_id for t in tickets if t.queue_id is not None}
+    user_ids = {t.assignee_id for t in tickets if t.assignee_id is not None}
+    queues = dict(
+        (await session.execute(select(Queue.id, Queue.name).where(Queue.id.in_(queue_ids)))).tuples()
+    ) if queue_ids else {}
+    users = dict(
+        (await session.execute(select(User.id, User.email).where(User.id.in_(user_ids)))).tuples()
+    ) if user_ids else {}
+    tags: dict[int, list[str]] = {i: [] for i in ids}
+    if ids:
+        for ticket_id, tag in (
+            await session.execute(
+                select(TicketTag.ticket_id, TicketTag.tag)
+                .where(TicketTag.ticket_id.in_(ids))
+                .order_by(TicketTag.tag)
+            )
+        ).tuples():
+            tags[ticket_id].append(tag)
+    customers = await _customers(session, {t.customer_id for t in tickets})
+    return [
+        {
+            "number": t.number,
+            "subject": t.subject,
+            "status": t.status,
+            "priority": t.priority,
+            "channel": t.channel,
+            "language": t.language,
+            "queue": queues.get(t.queue_id) if t.queue_id else None,
+            "assignee": users.get(t.assignee_id) if t.assignee_id else None,
+            "customer": customers.get(t.customer_id),
+            "tags": tags[t.id],
+            "created_at": iso(t.created_at),
+            "updated_at": iso(t.updated_at),
+            "first_response_at": iso(t.first_response_at),
+            "sla": t.sla or {},
+        }
+        for t in tickets
+    ]
+
+
+async def list_tickets(
+    session: AsyncSession,
+    staff: StaffUser,
+    *,
+    status: str | None = None,
+    queue: str | None = None,
+    assignee: str | None = None,
+    q: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Newest first; ``cursor`` is the number of the last ticket of the previous page."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise Invalid(f"limit must be between 1 and {MAX_LIMIT}")
+    query: Select[tuple[Ticket]] = select(Ticket).where(visible_tickets(staff))
+    if status:
+        query = query.where(Ticket.status.in_(status.split(",")))
+    if queue:
+        query = query.join(Queue, Queue.id == Ticket.queue_id).where(Queue.name == queue)
+    if assignee is not None:
+        if assignee in ("", "none"):
+            query = query.where(Ticket.assignee_id.is_(None))
+        else:
+            email = staff.email if assignee == "me" else assignee.lower()
+            query = query.join(User, User.id == Ticket.assignee_id).where(User.email == email)
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(
+            or_(
+                Ticket.subject.ilike(pattern, escape="\\"),
+                exists().where(Message.ticket_id == Ticket.id, Message.text.ilike(pattern, escape="\\")),
+            )
+        )
+    if cursor:
+        after = parse_number(cursor)
+        if after is None:
+            raise Invalid("bad cursor")
+        query = query.where(Ticket.id < after)
+    rows = (await session.execute(query.order_by(Ticket.id.desc()).limit(limit + 1))).scalars().all()
+    page, more = rows[:limit], len(rows) > limit
+    return await ticket_dicts(session, page), (format_number(page[-1].id) if more else None)
+
+
+async def ticket_detail(session: AsyncSession, staff: StaffUser, number: str) -> dict[str, Any]:
+    ticket_id = parse_number(number)
+    ticket = await session.get(Ticket, ticket_id) if ticket_id else None
+    if ticket is None:
+        raise NotFound(f"no ticket {number}")
+    if not may_see(staff, ticket):
+        raise Forbidden(f"you may not see {number}")
+    (data,) = await ticket_dicts(session, [ticket])
+    data["messages"] = await messages_of(session, ticket.id)
+    return data
+
+
+async def messages_of(
+    session: AsyncSession, ticket_id: int, *, include_notes: bool = True
+) -> list[dict[str, Any]]:
+    query = select(Message).where(Message.ticket_id == ticket_id).order_by(Message.id)
+    if not include_notes:
+        query = query.where(Message.direction != "note")
+    messages = (await session.execute(query)).scalars().all()
+    files: dict[int, list[Attachment]] = {m.id: [] for m in messages}
+    if messages:
+        for a in (
+            await session.execute(select(Attachment).where(Attachment.message_id.in_(files)))
+        ).scalars():
+            files[a.message_id].append(a)
+    return [message_dict(m, files[m.id]) for m in messages]
+
+
+async def customer_detail(session: AsyncSession, staff: StaffUser, customer_id: int) -> dict[str, Any]:
+    customers = await _customers(session, {customer_id})
+    if customer_id not in customers:
+        raise NotFound(f"no customer {customer_id}")
+    tickets = (
+        await session.execute(
+            select(Ticket)
+            .where(Ticket.customer_id == customer_id, visible_tickets(staff))
+            .order_by(Ticket.id.desc())
+            .limit(MAX_LIMIT)
+        )
+    ).scalars().all()
+    if not tickets and not staff.sees_everything:
+        raise Forbidden("you may not see this customer")
+    data = customers[customer_id]
+    data["tickets"] = [
+        {k: d[k] for k in ("number", "subject", "status", "priority", "channel", "created_at")}
+        for d in await ticket_dicts(session, tickets)
+    ]
+    return data
+
+
+async def open_conversation(
+    session: AsyncSession, channel: str, address: str
+) -> tuple[int, list[dict[str, Any]]] | None:
+    """The customer-visible messages of the address's open ticket on the channel (what a
+    chat window shows on reconnect); notes are never included."""
+    row = (
+        await session.execute(
+            select(Ticket.id)
+            .join(CustomerIdentity, CustomerIdentity.customer_id == Ticket.customer_id)
+            .where(
+                CustomerIdentity.channel == channel,
+                CustomerIdentity.address == address,
+                Ticket.channel == channel,
+                Ticket.status != "closed",
+            )
+            .order_by(Ticket.id.desc())
+            .limit(1)
+        )
+    ).scalar()
+    if row is None:
+        return None
+    return row, await messages_of(session, row, include_notes=False)
+
+
+async def channel_address(session: AsyncSession, ticket_id: int, channel: str) -> str | None:
+    return (
+        await session.execute(
+            select(CustomerIdentity.address)
+            .join(Ticket, Ticket.customer_id == CustomerIdentity.customer_id)
+            .where(Ticket.id == ticket_id, CustomerIdentity.channel == channel)
+            .order_by(CustomerIdentity.id)
+            .limit(1)
+        )
+    ).scalar()
