@@ -8,11 +8,11 @@ from tickets.desk import Desk
 from tickets.staff import StaffUser
 
 DESK = web.AppKey("desk", Desk)
-STAFF_KEY = "switchboard.staff"
+STAFF_KEY = web.RequestKey("staff", StaffUser)
 
 
 def staff_of(request: web.Request) -> StaffUser:
     staff = request.get(STAFF_KEY)
-    if not isinstance(staff, StaffUser):
+    if staff is None:
         raise RuntimeError("route is missing authentication")
     return staff

@@ -73,12 +73,14 @@ async def ticket_dicts(session: AsyncSession, tickets: Sequence[Ticket]) -> list
     ids = [t.id for t in tickets]
     queue_ids = {t.queue_id for t in tickets if t.queue_id is not None}
     user_ids = {t.assignee_id for t in tickets if t.assignee_id is not None}
-    queues = dict(
-        (await session.execute(select(Queue.id, Queue.name).where(Queue.id.in_(queue_ids)))).tuples()
-    ) if queue_ids else {}
-    users = dict(
-        (await session.execute(select(User.id, User.email).where(User.id.in_(user_ids)))).tuples()
-    ) if user_ids else {}
+    queues: dict[int, str] = {}
+    if queue_ids:
+        rows = await session.execute(select(Queue.id, Queue.name).where(Queue.id.in_(queue_ids)))
+        queues = {qid: name for qid, name in rows.all()}
+    users: dict[int, str] = {}
+    if user_ids:
+        rows = await session.execute(select(User.id, User.email).where(User.id.in_(user_ids)))
+        users = {uid: mail for uid, mail in rows.all()}
     tags: dict[int, list[str]] = {i: [] for i in ids}
     if ids:
         for ticket_id, tag in (
@@ -87,7 +89,7 @@ async def ticket_dicts(session: AsyncSession, tickets: Sequence[Ticket]) -> list
                 .where(TicketTag.ticket_id.in_(ids))
                 .order_by(TicketTag.tag)
             )
-        ).tuples():
+        ).all():
             tags[ticket_id].append(tag)
     customers = await _customers(session, {t.customer_id for t in tickets})
     return [
