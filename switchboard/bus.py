@@ -132,9 +132,11 @@ class RedisBus:
         self.maxlen = stream_maxlen
         self.claim_idle_ms = claim_idle_ms
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._block_ms = max(10, min(1000, claim_idle_ms))
         self._local: list[_Mailbox] = []
         self._groups: dict[str, EventHandler] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._running = False
 
     def subscribe(self, handler: EventHandler) -> None:
         self._local.append(_Mailbox(handler))
@@ -155,6 +157,7 @@ class RedisBus:
             await pipe.execute()
 
     async def start(self) -> None:
+        self._running = True
         for group in self._groups:
             with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists already
                 await self.redis.xgroup_create(self.stream, group, id="$", mkstream=True)
@@ -171,9 +174,9 @@ class RedisBus:
 
     async def _listen(self, pubsub: Any) -> None:
         try:
-            while True:
+            while self._running:
                 try:
-                    message = await pubsub.get_message(timeout=5.0)
+                    message = await pubsub.get_message(timeout=1.0)
                 except RedisError:
                     log.warning("redis pub/sub lost; resubscribing")
                     await asyncio.sleep(1.0)
@@ -191,14 +194,14 @@ class RedisBus:
                 await pubsub.aclose()
 
     async def _consume(self, group: str, handler: EventHandler) -> None:
-        while True:
+        while self._running:
             try:
                 reclaimed = await self.redis.xautoclaim(
                     self.stream, group, self.consumer, self.claim_idle_ms, "0-0", count=50
                 )
                 entries = list(reclaimed[1]) if reclaimed else []
                 got = await self.redis.xreadgroup(
-                    group, self.consumer, {self.stream: ">"}, count=100, block=1000
+                    group, self.consumer, {self.stream: ">"}, count=100, block=self._block_ms
                 )
                 for _stream, items in got or []:
                     entries.extend(items)
@@ -222,11 +225,13 @@ class RedisBus:
                 await asyncio.sleep(1.0)
 
     async def stop(self) -> None:
+        # redis-py can swallow a cancellation that lands mid-command, so the loops also
+        # check ``_running``; a task that still lingers is left behind after 5 s.
+        self._running = False
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5.0)
         self._tasks.clear()
         for box in self._local:
             await box.stop()
