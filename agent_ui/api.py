@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agent_ui.context import DESK, STAFF_KEY, staff_of
 from agent_ui.errors import ApiError
 from agent_ui.openapi import build_document
-from tickets import services, staff as staff_svc, views
+from tickets import services, views
+from tickets import staff as staff_svc
 from tickets.contracts import Channel
 from tickets.events import AgentTyping, Event
 from tickets.models import Message, parse_number
@@ -61,6 +62,13 @@ def _str_or_none(body: dict[str, Any], key: str) -> str | None:
     value = body.get(key)
     if value is not None and not isinstance(value, str):
         raise ApiError(400, "invalid", f"{key} must be a string")
+    return value
+
+
+def _text(body: dict[str, Any]) -> str:
+    value = body.get("text")
+    if not isinstance(value, str):
+        raise ApiError(400, "invalid", "text must be a string")
     return value
 
 
@@ -108,8 +116,10 @@ async def post_reply(request: web.Request) -> web.Response:
     except ValueError as err:
         raise ApiError(400, "invalid", f"unknown channel {channel_name!r}") from err
 
-    async def work(session: AsyncSession, now: datetime) -> tuple[dict[str, Any], tuple[Event, ...]]:
-        written = await services.reply(session, staff, number, body.get("text"), now, channel=channel)  # type: ignore[arg-type]
+    async def work(
+        session: AsyncSession, now: datetime
+    ) -> tuple[dict[str, Any], tuple[Event, ...]]:
+        written = await services.reply(session, staff, number, _text(body), now, channel=channel)
         assert written.message_id is not None
         return await _message(session, written.message_id), written.events
 
@@ -122,8 +132,10 @@ async def post_note(request: web.Request) -> web.Response:
     body = await read_json(request)
     _only(body, {"text"})
 
-    async def work(session: AsyncSession, now: datetime) -> tuple[dict[str, Any], tuple[Event, ...]]:
-        written = await services.add_note(session, staff, number, body.get("text"), now)  # type: ignore[arg-type]
+    async def work(
+        session: AsyncSession, now: datetime
+    ) -> tuple[dict[str, Any], tuple[Event, ...]]:
+        written = await services.add_note(session, staff, number, _text(body), now)
         assert written.message_id is not None
         return await _message(session, written.message_id), written.events
 
@@ -136,7 +148,9 @@ async def patch_ticket(request: web.Request) -> web.Response:
     body = await read_json(request)
     _only(body, {"status", "priority", "assignee", "queue", "tags"})
     tags = body.get("tags")
-    if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
+    if tags is not None and (
+        not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)
+    ):
         raise ApiError(400, "invalid", "tags must be a list of strings")
     assignee = _str_or_none(body, "assignee")
     changes = TicketChanges(
@@ -192,8 +206,14 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False)
 
 
-def _op(summary: str, *, ok: str = "200", body: str | None = None, params: tuple[str, ...] = (),
-        response: str | None = None) -> dict[str, Any]:
+def _op(
+    summary: str,
+    *,
+    ok: str = "200",
+    body: str | None = None,
+    params: tuple[str, ...] = (),
+    response: str | None = None,
+) -> dict[str, Any]:
     return {"summary": summary, "ok": ok, "body": body, "params": params, "response": response}
 
 
@@ -210,18 +230,46 @@ ROUTES: list[ApiRoute] = [
             response="TicketPage",
         ),
     ),
-    ApiRoute("GET", "/api/v1/tickets/{number}", get_ticket,
-             _op("A ticket with its customer and messages (oldest first)", response="TicketDetail")),
-    ApiRoute("PATCH", "/api/v1/tickets/{number}", patch_ticket,
-             _op("Change status, priority, assignee, queue or tags", body="TicketPatch", response="Ticket")),
-    ApiRoute("POST", "/api/v1/tickets/{number}/replies", post_reply,
-             _op("Answer the customer on their channel", ok="201", body="Reply", response="Message")),
-    ApiRoute("POST", "/api/v1/tickets/{number}/notes", post_note,
-             _op("Add an internal note (never sent)", ok="201", body="Note", response="Message")),
-    ApiRoute("POST", "/api/v1/tickets/{number}/typing", post_typing,
-             _op("Tell the customer an agent is typing", ok="204")),
-    ApiRoute("GET", "/api/v1/customers/{id}", get_customer,
-             _op("A customer with identities and tickets", response="Customer")),
+    ApiRoute(
+        "GET",
+        "/api/v1/tickets/{number}",
+        get_ticket,
+        _op("A ticket with its customer and messages (oldest first)", response="TicketDetail"),
+    ),
+    ApiRoute(
+        "PATCH",
+        "/api/v1/tickets/{number}",
+        patch_ticket,
+        _op(
+            "Change status, priority, assignee, queue or tags",
+            body="TicketPatch",
+            response="Ticket",
+        ),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/v1/tickets/{number}/replies",
+        post_reply,
+        _op("Answer the customer on their channel", ok="201", body="Reply", response="Message"),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/v1/tickets/{number}/notes",
+        post_note,
+        _op("Add an internal note (never sent)", ok="201", body="Note", response="Message"),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/v1/tickets/{number}/typing",
+        post_typing,
+        _op("Tell the customer an agent is typing", ok="204"),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/customers/{id}",
+        get_customer,
+        _op("A customer with identities and tickets", response="Customer"),
+    ),
 ]
 
 

@@ -12,7 +12,7 @@ STAFF_KEY = web.RequestKey("staff", StaffUser)
 
 
 def staff_of(request: web.Request) -> StaffUser:
-    staff = request.get(STAFF_KEY)
+    staff: StaffUser | None = request.get(STAFF_KEY)
     if staff is None:
         raise RuntimeError("route is missing authentication")
     return staff

@@ -38,7 +38,9 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     try:
         return await handler(request)  # type: ignore[no-any-return]
     except ApiError as err:
-        log.info("%s %s -> %s %s: %s", request.method, request.path, err.status, err.code, err.message)
+        log.info(
+            "%s %s -> %s %s: %s", request.method, request.path, err.status, err.code, err.message
+        )
         extra = {"WWW-Authenticate": "Bearer"} if err.status == 401 else {}
         return error_response(err.status, err.code, err.message, **extra)
     except TicketError as err:
@@ -48,7 +50,9 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     except web.HTTPException as err:
         if err.status < 400:
             raise
-        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(err.status, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            err.status, "http_error"
+        )
         return error_response(err.status, code, err.reason)
     except Exception:
         log.exception("%s %s failed", request.method, request.path)

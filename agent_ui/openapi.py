@@ -8,10 +8,14 @@ from typing import Any, Protocol
 
 
 class RouteLike(Protocol):
-    method: str
-    path: str
-    operation: dict[str, Any]
-    public: bool
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def operation(self) -> dict[str, Any]: ...
+    @property
+    def public(self) -> bool: ...
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -23,45 +27,97 @@ SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
         "required": ["error"],
-        "properties": {"error": {"type": "object", "required": ["code", "message"],
-                                 "properties": {"code": STR, "message": STR}}},
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": STR, "message": STR},
+            }
+        },
     },
-    "User": {"type": "object", "properties": {"id": {"type": "integer"}, "email": STR, "name": STR, "role": STR}},
+    "User": {
+        "type": "object",
+        "properties": {"id": {"type": "integer"}, "email": STR, "name": STR, "role": STR},
+    },
     "Identity": {"type": "object", "properties": {"channel": STR, "address": STR}},
     "CustomerRef": {
         "type": "object",
-        "properties": {"id": {"type": "integer"}, "name": STR, "tier": STR,
-                       "identities": {"type": "array", "items": _ref("Identity")}},
+        "properties": {
+            "id": {"type": "integer"},
+            "name": STR,
+            "tier": STR,
+            "identities": {"type": "array", "items": _ref("Identity")},
+        },
     },
     "Customer": {
-        "allOf": [_ref("CustomerRef"), {"type": "object", "properties": {
-            "tickets": {"type": "array", "items": {"type": "object"}}}}],
+        "allOf": [
+            _ref("CustomerRef"),
+            {
+                "type": "object",
+                "properties": {"tickets": {"type": "array", "items": {"type": "object"}}},
+            },
+        ],
     },
-    "Attachment": {"type": "object", "properties": {
-        "id": {"type": "integer"}, "name": STR, "content_type": STR, "size": {"type": "integer"}}},
+    "Attachment": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "name": STR,
+            "content_type": STR,
+            "size": {"type": "integer"},
+        },
+    },
     "Message": {
         "type": "object",
-        "required": ["id", "direction", "channel", "author", "text", "created_at", "delivery_status"],
+        "required": [
+            "id",
+            "direction",
+            "channel",
+            "author",
+            "text",
+            "created_at",
+            "delivery_status",
+        ],
         "properties": {
             "id": {"type": "integer"},
             "direction": {"enum": ["in", "out", "note"]},
-            "channel": STR, "author": STR, "text": STR, "html": NULL_STR,
+            "channel": STR,
+            "author": STR,
+            "text": STR,
+            "html": NULL_STR,
             "attachments": {"type": "array", "items": _ref("Attachment")},
             "created_at": {"type": "string", "format": "date-time"},
-            "delivery_status": {"enum": ["received", "queued", "sent", "delivered", "failed", None]},
+            "delivery_status": {
+                "enum": ["received", "queued", "sent", "delivered", "failed", None]
+            },
             "delivery_error": NULL_STR,
         },
     },
     "Ticket": {
         "type": "object",
-        "required": ["number", "subject", "status", "priority", "channel", "queue", "assignee",
-                     "customer", "tags", "created_at", "updated_at", "sla"],
+        "required": [
+            "number",
+            "subject",
+            "status",
+            "priority",
+            "channel",
+            "queue",
+            "assignee",
+            "customer",
+            "tags",
+            "created_at",
+            "updated_at",
+            "sla",
+        ],
         "properties": {
             "number": {"type": "string", "pattern": "^SB-[0-9]+$"},
             "subject": STR,
             "status": {"enum": ["new", "open", "pending", "waiting_parts", "solved", "closed"]},
             "priority": {"enum": ["low", "normal", "high", "urgent"]},
-            "channel": STR, "language": NULL_STR, "queue": NULL_STR, "assignee": NULL_STR,
+            "channel": STR,
+            "language": NULL_STR,
+            "queue": NULL_STR,
+            "assignee": NULL_STR,
             "customer": _ref("CustomerRef"),
             "tags": {"type": "array", "items": STR},
             "created_at": {"type": "string", "format": "date-time"},
@@ -70,25 +126,51 @@ SCHEMAS: dict[str, Any] = {
             "sla": {"type": "object"},
         },
     },
-    "TicketDetail": {"allOf": [_ref("Ticket"), {"type": "object", "properties": {
-        "messages": {"type": "array", "items": _ref("Message")}}}]},
-    "TicketPage": {"type": "object", "properties": {
-        "tickets": {"type": "array", "items": _ref("Ticket")}, "next_cursor": NULL_STR}},
-    "TicketPatch": {
-        "type": "object", "additionalProperties": False,
+    "TicketDetail": {
+        "allOf": [
+            _ref("Ticket"),
+            {
+                "type": "object",
+                "properties": {"messages": {"type": "array", "items": _ref("Message")}},
+            },
+        ]
+    },
+    "TicketPage": {
+        "type": "object",
         "properties": {
-            "status": STR, "priority": STR, "assignee": NULL_STR, "queue": STR,
+            "tickets": {"type": "array", "items": _ref("Ticket")},
+            "next_cursor": NULL_STR,
+        },
+    },
+    "TicketPatch": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "status": STR,
+            "priority": STR,
+            "assignee": NULL_STR,
+            "queue": STR,
             "tags": {"type": "array", "items": STR},
         },
     },
-    "Reply": {"type": "object", "required": ["text"], "additionalProperties": False,
-              "properties": {"text": STR, "channel": STR}},
-    "Note": {"type": "object", "required": ["text"], "additionalProperties": False,
-             "properties": {"text": STR}},
+    "Reply": {
+        "type": "object",
+        "required": ["text"],
+        "additionalProperties": False,
+        "properties": {"text": STR, "channel": STR},
+    },
+    "Note": {
+        "type": "object",
+        "required": ["text"],
+        "additionalProperties": False,
+        "properties": {"text": STR},
+    },
 }
 
 ERRORS = {
-    "400": "Bad input", "401": "No or unknown token", "403": "Not allowed for this user",
+    "400": "Bad input",
+    "401": "No or unknown token",
+    "403": "Not allowed for this user",
     "404": "Not found",
 }
 
@@ -96,13 +178,18 @@ ERRORS = {
 def _operation(route: RouteLike) -> dict[str, Any]:
     spec = route.operation
     op: dict[str, Any] = {"summary": spec["summary"], "operationId": _op_id(route)}
-    params = [{"name": n, "in": "path", "required": True, "schema": STR}
-              for n in re.findall(r"{(\w+)}", route.path)]
+    params = [
+        {"name": n, "in": "path", "required": True, "schema": STR}
+        for n in re.findall(r"{(\w+)}", route.path)
+    ]
     params += [{"name": n, "in": "query", "required": False, "schema": STR} for n in spec["params"]]
     if params:
         op["parameters"] = params
     if spec["body"]:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(spec["body"])}}}
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(spec["body"])}},
+        }
     ok: dict[str, Any] = {"description": "OK"}
     if spec["response"]:
         ok["content"] = {"application/json": {"schema": _ref(spec["response"])}}
@@ -110,7 +197,10 @@ def _operation(route: RouteLike) -> dict[str, Any]:
     if not route.public:
         op["security"] = [{"bearer": []}]
         for code, text in ERRORS.items():
-            op["responses"][code] = {"description": text, "content": {"application/json": {"schema": _ref("Error")}}}
+            op["responses"][code] = {
+                "description": text,
+                "content": {"application/json": {"schema": _ref("Error")}},
+            }
     else:
         op["security"] = []
     return op

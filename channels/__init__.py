@@ -2,6 +2,6 @@
 ``InboundMessage`` for the desk, and sends ``OutboundMessage``s for the outbox. Providers'
 SDKs stay inside their channel's one protocol module."""
 
-from channels.base import PermanentFailure, SendResult, Sender, SenderRegistry, TemporaryFailure
+from channels.base import PermanentFailure, Sender, SenderRegistry, SendResult, TemporaryFailure
 
 __all__ = ["PermanentFailure", "SendResult", "Sender", "SenderRegistry", "TemporaryFailure"]

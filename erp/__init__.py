@@ -1,1 +1,1 @@
-"""The ERP port and its adapters (builtin, ERPNext, Odoo) for part availability and orders (later issues)."""
+"""The ERP port and its adapters (builtin, ERPNext, Odoo): part availability and orders."""

@@ -34,7 +34,9 @@ DEFAULT_RULES: tuple[KeywordRule, ...] = (
 
 
 class QueueRules:
-    def __init__(self, rules: Sequence[KeywordRule] = DEFAULT_RULES, default: str | None = "Repairs") -> None:
+    def __init__(
+        self, rules: Sequence[KeywordRule] = DEFAULT_RULES, default: str | None = "Repairs"
+    ) -> None:
         self.rules = tuple(rules)
         self.default = default
 

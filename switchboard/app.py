@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent_ui import DESK, api_routes, error_middleware
-from agent_ui.api import auth_middleware
+from agent_ui.api import Handler, auth_middleware
 from channels import SenderRegistry
 from channels.webchat import VisitorSigner, Webchat
 from routing.rules import QueueRules
@@ -70,7 +70,9 @@ async def signing_key(sessions: db.SessionFactory, settings: Settings) -> bytes:
         value = secrets.token_hex(32)
         session.add(SystemValue(key="secret_key", value=value))
     async with sessions() as session:
-        stored = (await session.execute(select(SystemValue.value).where(SystemValue.key == "secret_key"))).scalar_one()
+        stored = (
+            await session.execute(select(SystemValue.value).where(SystemValue.key == "secret_key"))
+        ).scalar_one()
     return stored.encode()
 
 
@@ -107,7 +109,9 @@ async def build_runtime(
         )
         senders = SenderRegistry()
         senders.register(webchat.sender)
-        policy = RetryPolicy(base_s=settings.outbox_base_delay_s, max_attempts=settings.outbox_max_attempts)
+        policy = RetryPolicy(
+            base_s=settings.outbox_base_delay_s, max_attempts=settings.outbox_max_attempts
+        )
         dispatcher = OutboxDispatcher(desk, senders, policy, metrics=metrics)
     except BaseException:
         await engine.dispose()
@@ -164,7 +168,9 @@ async def healthz(request: web.Request) -> web.Response:
     else:
         checks["redis"] = "disabled"
     healthy = all(v in ("ok", "disabled") for v in checks.values())
-    return web.json_response({"status": "ok" if healthy else "unhealthy", **checks}, status=200 if healthy else 503)
+    return web.json_response(
+        {"status": "ok" if healthy else "unhealthy", **checks}, status=200 if healthy else 503
+    )
 
 
 async def metrics_view(request: web.Request) -> web.Response:
@@ -187,12 +193,14 @@ def create_app(
     metrics_holder: list[Metrics] = []
 
     @web.middleware
-    async def metrics_mw(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    async def metrics_mw(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not metrics_holder:
             return await handler(request)
         return await metrics_holder[0].middleware(request, handler)
 
-    app = web.Application(middlewares=[metrics_mw, error_middleware, auth_middleware], client_max_size=1024**2)
+    app = web.Application(
+        middlewares=[metrics_mw, error_middleware, auth_middleware], client_max_size=1024**2
+    )
     app[SETTINGS] = settings
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -205,7 +213,9 @@ def create_app(
         await stop_runtime(runtime)
 
     app.cleanup_ctx.append(lifecycle)
-    app.add_routes([web.get("/healthz", healthz), web.get("/metrics", metrics_view), web.get("/", index)])
+    app.add_routes(
+        [web.get("/healthz", healthz), web.get("/metrics", metrics_view), web.get("/", index)]
+    )
     app.add_routes(api_routes())
 
     app.router.add_route("GET", "/chat", _lazy(lambda a: a[RUNTIME].webchat.page))
@@ -214,7 +224,7 @@ def create_app(
     return app
 
 
-def _lazy(pick: Callable[[web.Application], web.Handler]) -> web.Handler:
+def _lazy(pick: Callable[[web.Application], Handler]) -> Handler:
     """A route whose handler lives on a runtime object made at start-up."""
 
     async def handler(request: web.Request) -> web.StreamResponse:

@@ -21,7 +21,7 @@ import os
 import socket
 import uuid
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
@@ -46,7 +46,11 @@ async def _call(handler: EventHandler, event: Event) -> bool:
     except asyncio.CancelledError:
         raise
     except Exception:
-        log.exception("event handler %s failed on %s", getattr(handler, "__qualname__", handler), event.type_name)
+        log.exception(
+            "event handler %s failed on %s",
+            getattr(handler, "__qualname__", handler),
+            event.type_name,
+        )
         return False
     return True
 
@@ -199,12 +203,12 @@ class RedisBus:
                 reclaimed = await self.redis.xautoclaim(
                     self.stream, group, self.consumer, self.claim_idle_ms, "0-0", count=50
                 )
-                entries = list(reclaimed[1]) if reclaimed else []
+                entries: list[Any] = list(reclaimed[1]) if reclaimed else []
                 got = await self.redis.xreadgroup(
                     group, self.consumer, {self.stream: ">"}, count=100, block=self._block_ms
                 )
-                for _stream, items in got or []:
-                    entries.extend(items)
+                for stream_entries in cast(list[Any], got or []):
+                    entries.extend(stream_entries[1])
                 for entry_id, fields in entries:
                     if not fields:
                         await self.redis.xack(self.stream, group, entry_id)

@@ -18,7 +18,13 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from switchboard import db, logs
-from switchboard.app import MigrationsPending, build_runtime, create_app, start_runtime, stop_runtime
+from switchboard.app import (
+    MigrationsPending,
+    build_runtime,
+    create_app,
+    start_runtime,
+    stop_runtime,
+)
 from switchboard.clock import utc_now
 from switchboard.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo
 from switchboard.settings import Settings, SettingsError
@@ -54,9 +60,15 @@ async def _serve(settings: Settings, *, workers: bool) -> None:
             await site.start()
         except OSError as err:
             if err.errno == errno.EADDRINUSE:
-                raise CliError(f"cannot listen on {settings.host}:{settings.port}: the port is in use") from err
-            raise CliError(f"cannot listen on {settings.host}:{settings.port}: {err.strerror}") from err
-        log.info("serving on http://%s:%s (chat: /chat, API: /api/v1)", settings.host, settings.port)
+                raise CliError(
+                    f"cannot listen on {settings.host}:{settings.port}: the port is in use"
+                ) from err
+            raise CliError(
+                f"cannot listen on {settings.host}:{settings.port}: {err.strerror}"
+            ) from err
+        log.info(
+            "serving on http://%s:%s (chat: /chat, API: /api/v1)", settings.host, settings.port
+        )
         await _until_signalled()
     finally:
         await runner.cleanup()
@@ -97,7 +109,9 @@ async def cmd_demo(args: argparse.Namespace) -> None:
         await engine.dispose()
     log.info("demo data %s", "created" if created else "already present (reused)")
     for user in DEMO_USERS:
-        log.info("demo login: %-24s role=%-10s password=%s", user.email, user.role.value, DEMO_PASSWORD)
+        log.info(
+            "demo login: %-24s role=%-10s password=%s", user.email, user.role.value, DEMO_PASSWORD
+        )
     log.info("customer chat: http://%s:%s/chat", settings.host, settings.port)
     await _serve(settings, workers=True)
 
@@ -120,7 +134,9 @@ async def _with_session(settings: Settings, work: Callable[..., Awaitable[str]])
     engine = db.create_engine(settings.database_url)
     try:
         if await db.pending_migrations(engine):
-            raise MigrationsPending("the database is not at the latest migration; run `switchboard db upgrade`")
+            raise MigrationsPending(
+                "the database is not at the latest migration; run `switchboard db upgrade`"
+            )
         async with db.transaction(db.session_factory(engine)) as session:
             return await work(session)
     finally:
@@ -131,7 +147,11 @@ async def cmd_user_add(args: argparse.Namespace) -> None:
     async def work(session: object) -> str:
         await staff.create_user(
             session,  # type: ignore[arg-type]
-            args.email, Role(args.role), utc_now(), name=args.name, password=args.password,
+            args.email,
+            Role(args.role),
+            utc_now(),
+            name=args.name,
+            password=args.password,
             languages=args.language or [],
         )
         for queue in args.queue or []:
@@ -166,14 +186,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="serve the web app, API, chat and webhooks")
     common(p, http=True)
-    p.add_argument("--no-workers", action="store_true", help="leave the outbox and timers to `switchboard worker`")
+    p.add_argument(
+        "--no-workers",
+        action="store_true",
+        help="leave the outbox and timers to `switchboard worker`",
+    )
     p.set_defaults(run=cmd_serve)
 
     p = sub.add_parser("worker", help="run the background workers (outbox, timers) without HTTP")
     common(p)
     p.set_defaults(run=cmd_worker)
 
-    p = sub.add_parser("demo", help="migrate, seed a demo company and serve everything in one process")
+    p = sub.add_parser(
+        "demo", help="migrate, seed a demo company and serve everything in one process"
+    )
     common(p, http=True)
     p.set_defaults(run=cmd_demo)
 
@@ -188,16 +214,22 @@ def build_parser() -> argparse.ArgumentParser:
     q = usub.add_parser("add", help="add a staff user")
     q.add_argument("email")
     q.add_argument("--role", required=True, choices=[r.value for r in Role])
-    q.add_argument("--password", help="login password for the web app (optional for API-only users)")
+    q.add_argument(
+        "--password", help="login password for the web app (optional for API-only users)"
+    )
     q.add_argument("--name", help="display name (default: the part before @)")
     q.add_argument("--language", action="append", help="a language the user speaks (repeatable)")
-    q.add_argument("--queue", action="append", help="a queue the user works (repeatable; made if missing)")
+    q.add_argument(
+        "--queue", action="append", help="a queue the user works (repeatable; made if missing)"
+    )
     common(q)
     q.set_defaults(run=cmd_user_add)
 
     p = sub.add_parser("token", help="API tokens")
     tsub = p.add_subparsers(dest="token_command", required=True, metavar="SUBCOMMAND")
-    q = tsub.add_parser("add", help="make an API token for a user; prints it alone on the last line")
+    q = tsub.add_parser(
+        "add", help="make an API token for a user; prints it alone on the last line"
+    )
     q.add_argument("email")
     q.add_argument("--label", help="what the token is for")
     common(q)
@@ -208,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _explain(err: BaseException) -> str | None:
     if isinstance(err, CliError | SettingsError | MigrationsPending | TicketError):
         return str(err)
-    if isinstance(err, OperationalError | ProgrammingError) and "no such table" in str(err) or (
+    if (isinstance(err, OperationalError | ProgrammingError) and "no such table" in str(err)) or (
         isinstance(err, ProgrammingError) and "does not exist" in str(err)
     ):
         return "the database has no schema yet; run `switchboard db upgrade`"

@@ -66,7 +66,9 @@ class OutboxDispatcher:
     async def run_once(self) -> int:
         """Leases and sends what is due now; returns how many were attempted."""
 
-        async def lease(session: AsyncSession, now: datetime) -> tuple[list[OutboundMessage], list[Event]]:
+        async def lease(
+            session: AsyncSession, now: datetime
+        ) -> tuple[list[OutboundMessage], list[Event]]:
             return await outbox.lease_due(session, now, self.policy), []
 
         due = await self.desk.write(lease)
@@ -90,7 +92,9 @@ class OutboxDispatcher:
                 except TemporaryFailure as err:
                     error, retry_after = str(err) or "temporary failure", err.retry_after
                 except Exception as err:
-                    log.exception("sender for %s crashed on message %s", message.channel, message.message_id)
+                    log.exception(
+                        "sender for %s crashed on message %s", message.channel, message.message_id
+                    )
                     error = f"{type(err).__name__}: {err}"
         if self.metrics:
             outcome = "sent" if error is None else ("failed" if permanent else "retry")
@@ -98,11 +102,23 @@ class OutboxDispatcher:
 
         async def record(session: AsyncSession, now: datetime) -> tuple[None, list[Event]]:
             if error is None and result is not None:
-                return None, await outbox.mark_sent(session, message.message_id, result.external_id, result.status)
-            log.warning("sending message %s on %s failed: %s", message.message_id, message.channel.value, error)
+                return None, await outbox.mark_sent(
+                    session, message.message_id, result.external_id, result.status
+                )
+            log.warning(
+                "sending message %s on %s failed: %s",
+                message.message_id,
+                message.channel.value,
+                error,
+            )
             return None, await outbox.mark_failed(
-                session, message.message_id, error or "unknown", now, self.policy,
-                permanent=permanent, retry_after=retry_after,
+                session,
+                message.message_id,
+                error or "unknown",
+                now,
+                self.policy,
+                permanent=permanent,
+                retry_after=retry_after,
             )
 
         await self.desk.write(record)

@@ -17,18 +17,24 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "switchboard_http_requests_total", "HTTP requests", ["method", "route", "status"],
+            "switchboard_http_requests_total",
+            "HTTP requests",
+            ["method", "route", "status"],
             registry=self.registry,
         )
         self.latency = Histogram(
-            "switchboard_http_request_seconds", "HTTP request latency", ["route"],
+            "switchboard_http_request_seconds",
+            "HTTP request latency",
+            ["route"],
             registry=self.registry,
         )
         self.events = Counter(
             "switchboard_events_total", "Domain events published", ["type"], registry=self.registry
         )
         self.outbox = Counter(
-            "switchboard_outbox_sends_total", "Outbox send attempts", ["channel", "result"],
+            "switchboard_outbox_sends_total",
+            "Outbox send attempts",
+            ["channel", "result"],
             registry=self.registry,
         )
         self.chat_sockets = Gauge(

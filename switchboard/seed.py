@@ -33,14 +33,37 @@ DEMO_QUEUES = {
 }
 
 DEMO_USERS = (
-    DemoUser("agent1@example.com", "王芳 Wang Fang", Role.AGENT, ("zh",), ("Repairs",),
-             (("air_conditioning", 5), ("refrigerator", 3))),
-    DemoUser("agent2@example.com", "Li Lei", Role.AGENT, ("zh", "en"), ("Repairs", "Orders"),
-             (("washing_machine", 4), ("orders", 3))),
-    DemoUser("agent3@example.com", "Emma Brown", Role.AGENT, ("en",), ("Orders",),
-             (("orders", 5), ("refunds", 4))),
-    DemoUser("supervisor@example.com", "Zhang Wei (Supervisor)", Role.SUPERVISOR, ("zh", "en"),
-             ("Repairs", "Orders")),
+    DemoUser(
+        "agent1@example.com",
+        "王芳 Wang Fang",
+        Role.AGENT,
+        ("zh",),
+        ("Repairs",),
+        (("air_conditioning", 5), ("refrigerator", 3)),
+    ),
+    DemoUser(
+        "agent2@example.com",
+        "Li Lei",
+        Role.AGENT,
+        ("zh", "en"),
+        ("Repairs", "Orders"),
+        (("washing_machine", 4), ("orders", 3)),
+    ),
+    DemoUser(
+        "agent3@example.com",
+        "Emma Brown",
+        Role.AGENT,
+        ("en",),
+        ("Orders",),
+        (("orders", 5), ("refunds", 4)),
+    ),
+    DemoUser(
+        "supervisor@example.com",
+        "Zhang Wei (Supervisor)",
+        Role.SUPERVISOR,
+        ("zh", "en"),
+        ("Repairs", "Orders"),
+    ),
     DemoUser("admin@example.com", "Admin", Role.ADMIN, ("en",), ()),
 )
 
@@ -50,14 +73,21 @@ async def seed_demo(session: AsyncSession, now: datetime) -> bool:
     existing = set((await session.execute(select(User.email))).scalars())
     if all(u.email in existing for u in DEMO_USERS):
         return False
-    queue_ids = {name: await staff.ensure_queue(session, name, desc) for name, desc in DEMO_QUEUES.items()}
+    queue_ids = {
+        name: await staff.ensure_queue(session, name, desc) for name, desc in DEMO_QUEUES.items()
+    }
     members: dict[str, list[int]] = {name: [] for name in DEMO_QUEUES}
     for user in DEMO_USERS:
         if user.email in existing:
             user_id = await staff.user_id_by_email(session, user.email)
         else:
             user_id = await staff.create_user(
-                session, user.email, user.role, now, name=user.name, password=DEMO_PASSWORD,
+                session,
+                user.email,
+                user.role,
+                now,
+                name=user.name,
+                password=DEMO_PASSWORD,
                 languages=list(user.languages),
             )
         for queue in user.queues:

@@ -85,7 +85,7 @@ class Settings:
                 raise SettingsError(f"cannot read {PREFIX}CONFIG {config}: {err}") from err
         for key, value in source.items():
             if key.startswith(PREFIX) and key != PREFIX + "CONFIG":
-                values[key[len(PREFIX):].lower()] = value
+                values[key[len(PREFIX) :].lower()] = value
         values.update(overrides)
         return cls.from_mapping(values)
 

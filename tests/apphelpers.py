@@ -19,7 +19,10 @@ class Api:
 
     @property
     def runtime(self) -> Runtime:
-        return self.client.app[RUNTIME]  # type: ignore[index]
+        app = self.client.app
+        assert app is not None
+        runtime: Runtime = app[RUNTIME]
+        return runtime
 
     def as_(self, email: str) -> dict[str, str]:
         return auth(self.tokens[email])
@@ -29,15 +32,22 @@ class Api:
         assert response.status == status, await response.text()
         return await response.json()
 
-    async def send(self, method: str, path: str, body: Any, who: str = "supervisor@example.com",
-                   status: int = 200) -> Any:
+    async def send(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        who: str = "supervisor@example.com",
+        status: int = 200,
+    ) -> Any:
         response = await self.client.request(method, path, json=body, headers=self.as_(who))
         assert response.status == status, await response.text()
         return None if status == 204 else await response.json()
 
 
-async def start_api(aiohttp_client: Any, stack: Stack, redis_prefix: str, *, seed: bool = True,
-                    **overrides: Any) -> Api:
+async def start_api(
+    aiohttp_client: Any, stack: Stack, redis_prefix: str, *, seed: bool = True, **overrides: Any
+) -> Api:
     tokens = await seed_with_tokens(stack.database_url) if seed else {}
     app = create_app(stack.settings(**overrides), redis_prefix=redis_prefix)
     client = await aiohttp_client(app)

@@ -47,7 +47,9 @@ def _reachable(url: str | None, default_port: int) -> bool:
         return False
     parsed = urlparse(url.replace("+asyncpg", ""))
     try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), 1.0):
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), 1.0
+        ):
             return True
     except OSError:
         return False
@@ -55,14 +57,18 @@ def _reachable(url: str | None, default_port: int) -> bool:
 
 def require_postgres() -> str:
     if not _reachable(PG_URL, 5432):
-        pytest.skip(PG_HINT if not PG_URL else f"PostgreSQL at {PG_URL} is not reachable; {PG_HINT}")
+        pytest.skip(
+            PG_HINT if not PG_URL else f"PostgreSQL at {PG_URL} is not reachable; {PG_HINT}"
+        )
     assert PG_URL
     return PG_URL
 
 
 def require_redis() -> str:
     if not _reachable(REDIS_URL, 6379):
-        pytest.skip(REDIS_HINT if not REDIS_URL else f"Redis at {REDIS_URL} is not reachable; {REDIS_HINT}")
+        pytest.skip(
+            REDIS_HINT if not REDIS_URL else f"Redis at {REDIS_URL} is not reachable; {REDIS_HINT}"
+        )
     assert REDIS_URL
     return REDIS_URL
 

@@ -37,9 +37,15 @@ def inbound(
     )
 
 
-def email(sender: str, subject: str, text: str, *, message_id: str, in_reply_to: str | None = None) -> InboundMessage:
+def email(
+    sender: str, subject: str, text: str, *, message_id: str, in_reply_to: str | None = None
+) -> InboundMessage:
     return inbound(
-        sender, text, channel=Channel.EMAIL, external_id=message_id, subject=subject,
+        sender,
+        text,
+        channel=Channel.EMAIL,
+        external_id=message_id,
+        subject=subject,
         thread=ThreadHints(message_id=message_id, in_reply_to=in_reply_to),
     )
 
@@ -51,8 +57,13 @@ async def seed_with_tokens(url: str) -> dict[str, str]:
         async with db.transaction(db.session_factory(engine)) as session:
             await seed_demo(session, T0)
             tokens = {}
-            for email_addr in ("agent1@example.com", "agent2@example.com", "agent3@example.com",
-                               "supervisor@example.com", "admin@example.com"):
+            for email_addr in (
+                "agent1@example.com",
+                "agent2@example.com",
+                "agent3@example.com",
+                "supervisor@example.com",
+                "admin@example.com",
+            ):
                 tokens[email_addr] = await staff.create_token(session, email_addr, T0)
         return tokens
     finally:
@@ -63,7 +74,9 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 5.0, interval: float = 0.02) -> Any:
+async def eventually(
+    check: Callable[[], Awaitable[Any]], timeout: float = 5.0, interval: float = 0.02
+) -> Any:
     """Polls ``check`` until it returns a truthy value (for effects crossing the bus)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -84,7 +97,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
-
 
 
 class RecordingPublisher:

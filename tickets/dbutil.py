@@ -9,7 +9,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
-def insert_ignoring_conflicts(session: AsyncSession, table: Table, index_elements: list[str]) -> Any:
+def insert_ignoring_conflicts(
+    session: AsyncSession, table: Table, index_elements: list[str]
+) -> Any:
     """An INSERT ... ON CONFLICT DO NOTHING for the session's dialect."""
     name = session.get_bind().dialect.name
     if name == "postgresql":

@@ -48,7 +48,9 @@ class Desk:
             return await work(session)
 
     async def ingest(self, msg: InboundMessage) -> IngestResult:
-        async def run(session: AsyncSession, now: datetime) -> tuple[IngestResult, tuple[Event, ...]]:
+        async def run(
+            session: AsyncSession, now: datetime
+        ) -> tuple[IngestResult, tuple[Event, ...]]:
             result = await ingest(session, msg, now=now, choose_queue=self.choose_queue)
             return result, result.events
 

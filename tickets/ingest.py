@@ -84,9 +84,7 @@ async def ingest(
 ) -> IngestResult:
     address = normalize_address(msg.channel, msg.sender)
     customer_id = await _resolve_identity(session, msg.channel, address, msg.display_name, now)
-    await session.execute(
-        select(Customer.id).where(Customer.id == customer_id).with_for_update()
-    )
+    await session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
 
     existing = (
         await session.execute(
@@ -154,7 +152,9 @@ async def ingest(
         await _claim_email(session, customer_id, msg.claimed_email, now)
 
     events.append(
-        MessageReceived(ticket_id, format_number(ticket_id), message_id, msg.channel.value, customer_id)
+        MessageReceived(
+            ticket_id, format_number(ticket_id), message_id, msg.channel.value, customer_id
+        )
     )
     return IngestResult(ticket_id, message_id, customer_id, False, new_ticket, tuple(events))
 
@@ -195,7 +195,9 @@ async def _claim_email(session: AsyncSession, customer_id: int, raw: str, now: d
     except ValueError:
         return
     stmt = insert_ignoring_conflicts(
-        session, CustomerIdentity.__table__, ["channel", "address"]  # type: ignore[arg-type]
+        session,
+        CustomerIdentity.__table__,  # type: ignore[arg-type]
+        ["channel", "address"],
     ).values(customer_id=customer_id, channel=Channel.EMAIL.value, address=email, created_at=now)
     await session.execute(stmt)
 
@@ -286,8 +288,13 @@ async def _open_ticket(
         )
     ).scalar_one()
     await audit.record(
-        session, Actor.customer(customer_id), "ticket.created", now, ticket_id,
-        channel=msg.channel.value, queue=queue_name if queue_id is not None else None,
+        session,
+        Actor.customer(customer_id),
+        "ticket.created",
+        now,
+        ticket_id,
+        channel=msg.channel.value,
+        queue=queue_name if queue_id is not None else None,
     )
     events.append(
         TicketCreated(

@@ -125,7 +125,9 @@ class CustomerIdentity(Base):
 
 class Ticket(Base):
     __tablename__ = "tickets"
-    __table_args__ = (Index("ix_tickets_customer_channel_status", "customer_id", "channel", "status"),)
+    __table_args__ = (
+        Index("ix_tickets_customer_channel_status", "customer_id", "channel", "status"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     subject: Mapped[str] = mapped_column(String(500), default="")
     status: Mapped[str] = mapped_column(String(20), index=True)
@@ -159,7 +161,9 @@ class TicketTag(Base):
 
 class Message(Base):
     __tablename__ = "messages"
-    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_messages_channel_external"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="uq_messages_channel_external"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
     direction: Mapped[str] = mapped_column(String(10))
@@ -180,7 +184,9 @@ class Message(Base):
 class Attachment(Base):
     __tablename__ = "attachments"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(500))
     content_type: Mapped[str] = mapped_column(String(200))
     size: Mapped[int] = mapped_column(BigInteger)

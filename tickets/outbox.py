@@ -31,7 +31,7 @@ class RetryPolicy:
 
     def delay(self, attempts: int) -> float:
         raw = min(self.cap_s, self.base_s * (2 ** max(0, attempts - 1)))
-        return raw * random.uniform(0.8, 1.0)
+        return float(raw * random.uniform(0.8, 1.0))
 
 
 async def lease_due(
@@ -60,9 +60,9 @@ async def lease_due(
     keys = {r.message_id: r.idempotency_key for r in rows}
     found = (
         await session.execute(
-            select(Message, Ticket.subject).join(Ticket, Ticket.id == Message.ticket_id).where(
-                Message.id.in_(keys)
-            )
+            select(Message, Ticket.subject)
+            .join(Ticket, Ticket.id == Message.ticket_id)
+            .where(Message.id.in_(keys))
         )
     ).all()
     out = []
@@ -118,11 +118,15 @@ async def _status(
     ).scalar_one_or_none()
     if ticket_id is None:
         return []
-    return [DeliveryStatusChanged(ticket_id, format_number(ticket_id), message_id, status.value, error)]
+    return [
+        DeliveryStatusChanged(ticket_id, format_number(ticket_id), message_id, status.value, error)
+    ]
 
 
 async def mark_sent(
-    session: AsyncSession, message_id: int, external_id: str | None = None,
+    session: AsyncSession,
+    message_id: int,
+    external_id: str | None = None,
     status: DeliveryStatus = DeliveryStatus.SENT,
 ) -> list[Event]:
     await session.execute(

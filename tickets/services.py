@@ -151,7 +151,13 @@ async def reply(
         )
     await session.execute(update(Ticket).where(Ticket.id == ticket.id).values(**changes))
     await audit.record(
-        session, staff.actor, "message.replied", now, ticket.id, message_id=message_id, channel=via.value
+        session,
+        staff.actor,
+        "message.replied",
+        now,
+        ticket.id,
+        message_id=message_id,
+        channel=via.value,
     )
     return Written(ticket.id, message_id, tuple(events))
 
@@ -228,7 +234,9 @@ async def update_ticket(
             values["solved_at"] = now
         if new is TicketStatus.CLOSED:
             values["closed_at"] = now
-        events.append(TicketStatusChanged(ticket.id, ticket.number, ticket.status, new.value, ticket.channel))
+        events.append(
+            TicketStatusChanged(ticket.id, ticket.number, ticket.status, new.value, ticket.channel)
+        )
         done["status"] = new.value
 
     if changes.priority is not None and changes.priority != ticket.priority:
@@ -275,14 +283,18 @@ async def update_ticket(
             raise Invalid(f"at most {MAX_TAGS} tags")
         await session.execute(delete(TicketTag).where(TicketTag.ticket_id == ticket.id))
         if tags:
-            await session.execute(insert(TicketTag), [{"ticket_id": ticket.id, "tag": t} for t in tags])
+            await session.execute(
+                insert(TicketTag), [{"ticket_id": ticket.id, "tag": t} for t in tags]
+            )
         done["tags"] = tags
 
     if not done:
         return Written(ticket.id, None, ())
     values["updated_at"] = now
     await session.execute(update(Ticket).where(Ticket.id == ticket.id).values(**values))
-    await audit.record(session, staff.actor, "ticket.updated", now, ticket.id, reason=reason, **done)
+    await audit.record(
+        session, staff.actor, "ticket.updated", now, ticket.id, reason=reason, **done
+    )
     events.insert(0, TicketUpdated(ticket.id, ticket.number, done))
     return Written(ticket.id, None, tuple(events))
 
@@ -303,16 +315,26 @@ async def merge_customers(
     if not staff.sees_everything:
         raise Forbidden("only supervisors and admins merge customers")
     rows = (
-        await session.execute(
-            select(Customer).where(Customer.id.in_([keep_id, merge_id])).with_for_update()
+        (
+            await session.execute(
+                select(Customer).where(Customer.id.in_([keep_id, merge_id])).with_for_update()
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     if len(rows) != 2:
         raise NotFound("no such customer")
     await session.execute(
-        update(CustomerIdentity).where(CustomerIdentity.customer_id == merge_id).values(customer_id=keep_id)
+        update(CustomerIdentity)
+        .where(CustomerIdentity.customer_id == merge_id)
+        .values(customer_id=keep_id)
     )
-    await session.execute(update(Ticket).where(Ticket.customer_id == merge_id).values(customer_id=keep_id))
-    await session.execute(update(Customer).where(Customer.id == merge_id).values(merged_into_id=keep_id))
+    await session.execute(
+        update(Ticket).where(Ticket.customer_id == merge_id).values(customer_id=keep_id)
+    )
+    await session.execute(
+        update(Customer).where(Customer.id == merge_id).values(merged_into_id=keep_id)
+    )
     await audit.record(session, staff.actor, "customer.merged", now, kept=keep_id, merged=merge_id)
     return Written(0, None, (CustomersMerged(keep_id, merge_id),))

@@ -107,9 +107,7 @@ async def user_id_by_email(session: AsyncSession, email: str) -> int:
     return found
 
 
-async def create_token(
-    session: AsyncSession, email: str, now: datetime, label: str = ""
-) -> str:
+async def create_token(session: AsyncSession, email: str, now: datetime, label: str = "") -> str:
     """Makes a token for the user and returns it; it is shown once and stored hashed."""
     user_id = await user_id_by_email(session, email)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -138,9 +136,7 @@ async def load_staff(session: AsyncSession, user_id: int) -> StaffUser | None:
 
 async def staff_for_token(session: AsyncSession, token: str) -> StaffUser | None:
     user_id = (
-        await session.execute(
-            select(ApiToken.user_id).where(ApiToken.token_hash == _digest(token))
-        )
+        await session.execute(select(ApiToken.user_id).where(ApiToken.token_hash == _digest(token)))
     ).scalar()
     return None if user_id is None else await load_staff(session, user_id)
 
@@ -172,9 +168,11 @@ def may_see(staff: StaffUser, ticket: Ticket) -> bool:
 def may_change(staff: StaffUser, ticket: Ticket) -> bool:
     """Changing a ticket needs membership of its queue (or supervisor rights); being the
     assignee of a ticket in a foreign queue is enough to answer it, not to move it."""
-    return staff.sees_everything or (
-        ticket.queue_id is not None and ticket.queue_id in staff.queue_ids
-    ) or (ticket.queue_id is None and ticket.assignee_id == staff.id)
+    return (
+        staff.sees_everything
+        or (ticket.queue_id is not None and ticket.queue_id in staff.queue_ids)
+        or (ticket.queue_id is None and ticket.assignee_id == staff.id)
+    )
 
 
 async def ensure_queue(session: AsyncSession, name: str, description: str = "") -> int:
@@ -194,4 +192,3 @@ async def set_queue_members(session: AsyncSession, queue_id: int, user_ids: list
         await session.execute(
             insert(QueueMember), [{"queue_id": queue_id, "user_id": u} for u in user_ids]
         )
-

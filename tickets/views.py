@@ -58,7 +58,9 @@ async def _customers(session: AsyncSession, ids: set[int]) -> dict[int, dict[str
     if not ids:
         return {}
     customers = (await session.execute(select(Customer).where(Customer.id.in_(ids)))).scalars()
-    out = {c.id: {"id": c.id, "name": c.name, "tier": c.tier, "identities": []} for c in customers}
+    out: dict[int, dict[str, Any]] = {
+        c.id: {"id": c.id, "name": c.name, "tier": c.tier, "identities": []} for c in customers
+    }
     rows = await session.execute(
         select(CustomerIdentity)
         .where(CustomerIdentity.customer_id.in_(ids))
@@ -127,7 +129,7 @@ async def list_tickets(
     """Newest first; ``cursor`` is the number of the last ticket of the previous page."""
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid(f"limit must be between 1 and {MAX_LIMIT}")
-    query: Select[tuple[Ticket]] = select(Ticket).where(visible_tickets(staff))
+    query: Select[Ticket] = select(Ticket).where(visible_tickets(staff))
     if status:
         query = query.where(Ticket.status.in_(status.split(",")))
     if queue:
@@ -143,7 +145,9 @@ async def list_tickets(
         query = query.where(
             or_(
                 Ticket.subject.ilike(pattern, escape="\\"),
-                exists().where(Message.ticket_id == Ticket.id, Message.text.ilike(pattern, escape="\\")),
+                exists().where(
+                    Message.ticket_id == Ticket.id, Message.text.ilike(pattern, escape="\\")
+                ),
             )
         )
     if cursor:
@@ -151,7 +155,9 @@ async def list_tickets(
         if after is None:
             raise Invalid("bad cursor")
         query = query.where(Ticket.id < after)
-    rows = (await session.execute(query.order_by(Ticket.id.desc()).limit(limit + 1))).scalars().all()
+    rows = (
+        (await session.execute(query.order_by(Ticket.id.desc()).limit(limit + 1))).scalars().all()
+    )
     page, more = rows[:limit], len(rows) > limit
     return await ticket_dicts(session, page), (format_number(page[-1].id) if more else None)
 
@@ -184,18 +190,24 @@ async def messages_of(
     return [message_dict(m, files[m.id]) for m in messages]
 
 
-async def customer_detail(session: AsyncSession, staff: StaffUser, customer_id: int) -> dict[str, Any]:
+async def customer_detail(
+    session: AsyncSession, staff: StaffUser, customer_id: int
+) -> dict[str, Any]:
     customers = await _customers(session, {customer_id})
     if customer_id not in customers:
         raise NotFound(f"no customer {customer_id}")
     tickets = (
-        await session.execute(
-            select(Ticket)
-            .where(Ticket.customer_id == customer_id, visible_tickets(staff))
-            .order_by(Ticket.id.desc())
-            .limit(MAX_LIMIT)
+        (
+            await session.execute(
+                select(Ticket)
+                .where(Ticket.customer_id == customer_id, visible_tickets(staff))
+                .order_by(Ticket.id.desc())
+                .limit(MAX_LIMIT)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     if not tickets and not staff.sees_everything:
         raise Forbidden("you may not see this customer")
     data = customers[customer_id]

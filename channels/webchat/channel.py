@@ -198,11 +198,11 @@ class Webchat:
     ) -> None:
         name, email = frame.get("name"), frame.get("email")
         if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
-            await ws.send_json(
-                error_frame("bad_name", f"name must be 1 to {MAX_NAME} characters")
-            )
+            await ws.send_json(error_frame("bad_name", f"name must be 1 to {MAX_NAME} characters"))
             return
-        if email is not None and (not isinstance(email, str) or "@" not in email or len(email) > 320):
+        if email is not None and (
+            not isinstance(email, str) or "@" not in email or len(email) > 320
+        ):
             await ws.send_json(error_frame("bad_email", "email is not an email address"))
             return
         profile["name"], profile["email"] = name.strip(), (email or "").strip() or None
@@ -215,7 +215,9 @@ class Webchat:
         frame: dict[str, Any],
     ) -> None:
         text, client_id = frame.get("text"), frame.get("client_id")
-        if client_id is not None and (not isinstance(client_id, str) or not 0 < len(client_id) <= 64):
+        if client_id is not None and (
+            not isinstance(client_id, str) or not 0 < len(client_id) <= 64
+        ):
             await ws.send_json(error_frame("bad_client_id", "client_id is 1 to 64 characters"))
             return
         if not isinstance(text, str) or not text.strip():
@@ -250,7 +252,9 @@ class Webchat:
                 error_frame("unavailable", "the message was not saved; try again") | _cid(client_id)
             )
             return
-        await ws.send_json({"type": "ack", "client_id": client_id, "status": "sent", "ticket": result.number})
+        await ws.send_json(
+            {"type": "ack", "client_id": client_id, "status": "sent", "ticket": result.number}
+        )
         if not result.duplicate:
             echo = {
                 "id": result.message_id,
@@ -259,7 +263,9 @@ class Webchat:
                 "text": text,
                 "created_at": now.isoformat(),
             }
-            await self.desk.publisher.publish([WebchatFrame(visitor, message_frame(echo, client_id))])
+            await self.desk.publisher.publish(
+                [WebchatFrame(visitor, message_frame(echo, client_id))]
+            )
 
     async def on_event(self, event: Event) -> None:
         """Broadcast handler: pushes frames to this process's sockets."""

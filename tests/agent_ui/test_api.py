@@ -58,11 +58,20 @@ async def test_agents_only_see_their_queues(api: Api) -> None:
 async def test_patch_needs_queue_membership(api: Api) -> None:
     repair = await api.runtime.desk.ingest(inbound("+8613800138003", "空调漏水"))
     path = f"/api/v1/tickets/{repair.number}"
-    denied = await api.send("PATCH", path, {"priority": "high"}, who="agent3@example.com", status=403)
+    denied = await api.send(
+        "PATCH", path, {"priority": "high"}, who="agent3@example.com", status=403
+    )
     assert denied["error"]["code"] == "forbidden"
     updated = await api.send(
-        "PATCH", path, {"priority": "high", "status": "open", "tags": ["空调", "Warranty"],
-                        "assignee": "agent1@example.com"}, who="agent1@example.com",
+        "PATCH",
+        path,
+        {
+            "priority": "high",
+            "status": "open",
+            "tags": ["空调", "Warranty"],
+            "assignee": "agent1@example.com",
+        },
+        who="agent1@example.com",
     )
     assert updated["priority"] == "high" and updated["status"] == "open"
     assert updated["tags"] == ["warranty", "空调"] and updated["assignee"] == "agent1@example.com"
@@ -73,7 +82,9 @@ async def test_patch_needs_queue_membership(api: Api) -> None:
 async def test_bad_input_is_400_with_a_reason(api: Api) -> None:
     t = await api.runtime.desk.ingest(inbound("+8613800138004", "冰箱不冷"))
     path = f"/api/v1/tickets/{t.number}"
-    response = await api.client.patch(path, data=b"{not json", headers=api.as_("supervisor@example.com"))
+    response = await api.client.patch(
+        path, data=b"{not json", headers=api.as_("supervisor@example.com")
+    )
     assert response.status == 400
     body = await response.json()
     assert body["error"]["code"] == "bad_json" and "JSON" in body["error"]["message"]
@@ -93,9 +104,13 @@ async def test_bad_input_is_400_with_a_reason(api: Api) -> None:
 async def test_note_is_never_sent_and_reply_is_dead_lettered_without_a_channel(api: Api) -> None:
     t = await api.runtime.desk.ingest(inbound("+8613800138005", "热水器不出热水"))
     base = f"/api/v1/tickets/{t.number}"
-    note = await api.send("POST", f"{base}/notes", {"text": "客户是VIP"}, who="agent1@example.com", status=201)
+    note = await api.send(
+        "POST", f"{base}/notes", {"text": "客户是VIP"}, who="agent1@example.com", status=201
+    )
     assert note["direction"] == "note" and note["delivery_status"] is None
-    reply = await api.send("POST", f"{base}/replies", {"text": "师傅明天上门"}, who="agent1@example.com", status=201)
+    reply = await api.send(
+        "POST", f"{base}/replies", {"text": "师傅明天上门"}, who="agent1@example.com", status=201
+    )
     assert reply["direction"] == "out" and reply["delivery_status"] == "queued"
 
     async def failed() -> Any:
@@ -110,7 +125,9 @@ async def test_note_is_never_sent_and_reply_is_dead_lettered_without_a_channel(a
 
 
 async def test_customer_view(api: Api) -> None:
-    t = await api.runtime.desk.ingest(inbound("v_visitor1", "你好", channel=Channel.WEBCHAT, display_name="李明"))
+    t = await api.runtime.desk.ingest(
+        inbound("v_visitor1", "你好", channel=Channel.WEBCHAT, display_name="李明")
+    )
     detail = await api.get(f"/api/v1/tickets/{t.number}")
     customer = await api.get(f"/api/v1/customers/{detail['customer']['id']}")
     assert customer["name"] == "李明" and customer["tickets"][0]["number"] == t.number
@@ -122,11 +139,14 @@ async def test_openapi_document_matches_the_router(api: Api) -> None:
     assert response.status == 200
     doc = await response.json()
     assert doc["openapi"].startswith("3.")
+    app = api.client.app
+    assert app is not None
     documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
     served = {
         (route.method, route.resource.canonical)
-        for route in api.client.app.router.routes()  # type: ignore[union-attr]
-        if route.resource is not None and route.resource.canonical.startswith("/api/v1")
+        for route in app.router.routes()
+        if route.resource is not None
+        and route.resource.canonical.startswith("/api/v1")
         and route.method != "HEAD"
     }
     assert documented == served == {(r.method, r.path) for r in ROUTES}

@@ -20,7 +20,9 @@ async def api(aiohttp_client: Any, stack: Stack, redis_prefix: str) -> Api:
     return await start_api(aiohttp_client, stack, redis_prefix)
 
 
-async def next_frame(ws: aiohttp.ClientWebSocketResponse, kind: str, timeout: float = 5.0) -> dict[str, Any]:
+async def next_frame(
+    ws: aiohttp.ClientWebSocketResponse, kind: str, timeout: float = 5.0
+) -> dict[str, Any]:
     while True:
         msg = await ws.receive(timeout=timeout)
         assert msg.type is aiohttp.WSMsgType.TEXT, msg
@@ -39,31 +41,50 @@ async def test_round_trip_customer_agent_customer(api: Api) -> None:
     ack = await next_frame(ws, "ack")
     assert ack["client_id"] == "c1" and ack["status"] == "sent"
     echo = await next_frame(ws, "message")
-    assert echo["direction"] == "in" and echo["text"] == "我家空调不制冷了" and echo["client_id"] == "c1"
+    assert (
+        echo["direction"] == "in"
+        and echo["text"] == "我家空调不制冷了"
+        and echo["client_id"] == "c1"
+    )
     number = ack["ticket"]
 
     listing = await api.get("/api/v1/tickets", who="agent1@example.com")
     assert [t["number"] for t in listing["tickets"]] == [number]
     ticket = listing["tickets"][0]
     assert ticket["channel"] == "webchat" and ticket["customer"]["name"] == "李明"
-    assert {"channel": "email", "address": "li.ming@example.com"} in ticket["customer"]["identities"]
+    assert {"channel": "email", "address": "li.ming@example.com"} in ticket["customer"][
+        "identities"
+    ]
 
-    reply = await api.send("POST", f"/api/v1/tickets/{number}/replies",
-                           {"text": "您好，请问空调型号是多少？"}, who="agent1@example.com", status=201)
+    reply = await api.send(
+        "POST",
+        f"/api/v1/tickets/{number}/replies",
+        {"text": "您好，请问空调型号是多少？"},
+        who="agent1@example.com",
+        status=201,
+    )
     pushed = await next_frame(ws, "message", timeout=1.0)
     assert pushed["direction"] == "out" and pushed["text"] == "您好，请问空调型号是多少？"
     assert pushed["id"] == reply["id"] and pushed["author"] == "王芳 Wang Fang"
 
     async def delivered() -> bool:
         detail = await api.get(f"/api/v1/tickets/{number}")
-        return any(m["delivery_status"] == "delivered" for m in detail["messages"] if m["direction"] == "out")
+        return any(
+            m["delivery_status"] == "delivered"
+            for m in detail["messages"]
+            if m["direction"] == "out"
+        )
 
     await eventually(delivered)
 
     await ws.send_json({"type": "message", "text": "KFR-35GW", "client_id": "c2"})
     assert (await next_frame(ws, "ack"))["ticket"] == number
     detail = await api.get(f"/api/v1/tickets/{number}")
-    assert [m["text"] for m in detail["messages"]] == ["我家空调不制冷了", "您好，请问空调型号是多少？", "KFR-35GW"]
+    assert [m["text"] for m in detail["messages"]] == [
+        "我家空调不制冷了",
+        "您好，请问空调型号是多少？",
+        "KFR-35GW",
+    ]
     await ws.close()
 
 
@@ -87,7 +108,9 @@ async def test_a_forged_cookie_gets_a_fresh_visitor(api: Api) -> None:
     await ws.send_json({"type": "message", "text": "私密内容", "client_id": "x"})
     await next_frame(ws, "ack")
     await ws.close()
-    visitor_cookie = api.client.session.cookie_jar.filter_cookies(api.client.make_url("/chat"))[COOKIE].value
+    visitor_cookie = api.client.session.cookie_jar.filter_cookies(api.client.make_url("/chat"))[
+        COOKIE
+    ].value
     forged = visitor_cookie.rsplit(".", 1)[0] + ".0000"
     api.client.session.cookie_jar.clear()
     intruder = await api.client.ws_connect("/chat/ws", headers={"Cookie": f"{COOKIE}={forged}"})
@@ -112,8 +135,12 @@ async def test_refused_frames_say_why(api: Api) -> None:
     await ws.close()
 
 
-async def test_messages_are_rate_limited_per_visitor(aiohttp_client: Any, stack: Stack, redis_prefix: str) -> None:
-    api = await start_api(aiohttp_client, stack, redis_prefix, seed=False, webchat_rate_per_minute=3)
+async def test_messages_are_rate_limited_per_visitor(
+    aiohttp_client: Any, stack: Stack, redis_prefix: str
+) -> None:
+    api = await start_api(
+        aiohttp_client, stack, redis_prefix, seed=False, webchat_rate_per_minute=3
+    )
     ws = await api.client.ws_connect("/chat/ws")
     codes = []
     for i in range(5):

@@ -50,7 +50,10 @@ async def test_in_process_bus_keeps_order_and_isolates_failures() -> None:
 
 async def test_redis_bus_broadcasts_to_all_and_gives_work_to_one(redis_prefix: str) -> None:
     url = require_redis()
-    a, b = RedisBus(redis_client(url), prefix=redis_prefix), RedisBus(redis_client(url), prefix=redis_prefix)
+    a, b = (
+        RedisBus(redis_client(url), prefix=redis_prefix),
+        RedisBus(redis_client(url), prefix=redis_prefix),
+    )
     broadcast: dict[str, list[int]] = {"a": [], "b": []}
     work: list[tuple[str, int]] = []
 
@@ -58,12 +61,14 @@ async def test_redis_bus_broadcasts_to_all_and_gives_work_to_one(redis_prefix: s
         async def handle(event: Event) -> None:
             assert isinstance(event, TicketCreated)
             broadcast[name].append(event.ticket_id)
+
         return handle
 
     def worker(name: str) -> Any:
         async def handle(event: Event) -> None:
             assert isinstance(event, TicketCreated)
             work.append((name, event.ticket_id))
+
         return handle
 
     for name, bus in (("a", a), ("b", b)):
@@ -132,8 +137,13 @@ async def test_a_reply_made_on_one_instance_reaches_a_socket_on_another(
     while (frame := json.loads((await ws.receive(timeout=5)).data))["type"] != "ack":
         pass
     number = frame["ticket"]
-    await front.send("POST", f"/api/v1/tickets/{number}/replies", {"text": "已安排师傅"},
-                     who="agent1@example.com", status=201)
+    await front.send(
+        "POST",
+        f"/api/v1/tickets/{number}/replies",
+        {"text": "已安排师傅"},
+        who="agent1@example.com",
+        status=201,
+    )
     while True:
         msg = await ws.receive(timeout=5)
         assert msg.type is aiohttp.WSMsgType.TEXT

@@ -15,11 +15,18 @@ from tests.conftest import Stack
 from tests.helpers import eventually
 
 
-async def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[int, str, str]:
+async def run(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "switchboard.cli", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **(env or {})}, cwd=cwd,
+        sys.executable,
+        "-m",
+        "switchboard.cli",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode is not None
@@ -28,8 +35,20 @@ async def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = 
 
 async def test_user_and_token_on_a_migrated_database(stack: Stack) -> None:
     env = {"SWITCHBOARD_DATABASE_URL": stack.database_url}
-    code, out, err = await run("user", "add", "Wang.Fang@Example.com", "--role", "agent", "--password", "pw",
-                               "--language", "zh", "--queue", "Repairs", env=env)
+    code, out, err = await run(
+        "user",
+        "add",
+        "Wang.Fang@Example.com",
+        "--role",
+        "agent",
+        "--password",
+        "pw",
+        "--language",
+        "zh",
+        "--queue",
+        "Repairs",
+        env=env,
+    )
     assert code == 0, err
     assert "wang.fang@example.com" in out
     code, out, err = await run("token", "add", "wang.fang@example.com", env=env)
@@ -63,8 +82,15 @@ async def test_clear_errors(tmp_path: Path) -> None:
 
 
 async def test_help_for_every_command() -> None:
-    for args in (["--help"], ["serve", "--help"], ["worker", "--help"], ["demo", "--help"],
-                 ["db", "upgrade", "--help"], ["user", "add", "--help"], ["token", "add", "--help"]):
+    for args in (
+        ["--help"],
+        ["serve", "--help"],
+        ["worker", "--help"],
+        ["demo", "--help"],
+        ["db", "upgrade", "--help"],
+        ["user", "add", "--help"],
+        ["token", "add", "--help"],
+    ):
         code, out, _ = await run(*args)
         assert code == 0 and "usage: switchboard" in out
 
@@ -77,11 +103,18 @@ async def test_demo_seeds_once_and_serves_chat(tmp_path: Path) -> None:
     env.pop("SWITCHBOARD_DATABASE_URL", None)
     for attempt in (1, 2):
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "switchboard.cli", "demo", cwd=tmp_path, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "switchboard.cli",
+            "demo",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         try:
             async with aiohttp.ClientSession() as http:
+
                 async def up() -> bool:
                     try:
                         async with http.get(f"http://127.0.0.1:{port}/healthz") as r:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from channels.base import PermanentFailure, SendResult, SenderRegistry, TemporaryFailure
+from channels.base import PermanentFailure, SenderRegistry, SendResult, TemporaryFailure
 from routing.rules import QueueRules
 from switchboard import db
 from switchboard.dispatcher import OutboxDispatcher
@@ -51,7 +51,9 @@ async def queue_reply(desk: Desk) -> int:
     ticket = await desk.ingest(inbound("+8613800138000", "空调坏了"))
 
     async def work(session: AsyncSession, now: datetime) -> tuple[int, tuple[Event, ...]]:
-        agent = await staff.load_staff(session, await staff.user_id_by_email(session, "agent1@example.com"))
+        agent = await staff.load_staff(
+            session, await staff.user_id_by_email(session, "agent1@example.com")
+        )
         assert agent is not None
         written = await services.reply(session, agent, ticket.number, "明天上门", now)
         assert written.message_id is not None
@@ -63,17 +65,21 @@ async def queue_reply(desk: Desk) -> int:
 async def state(desk: Desk, message_id: int) -> tuple[str | None, str | None, str, int]:
     async def read(session: AsyncSession) -> Any:
         msg = await session.get(Message, message_id)
-        entry = (await session.execute(select(OutboxEntry).where(OutboxEntry.message_id == message_id))).scalar_one()
+        entry = (
+            await session.execute(select(OutboxEntry).where(OutboxEntry.message_id == message_id))
+        ).scalar_one()
         assert msg is not None
         return msg.delivery_status, msg.delivery_error, entry.state, entry.attempts
 
-    return await desk.read(read)  # type: ignore[no-any-return]
+    return await desk.read(read)
 
 
 def dispatcher(desk: Desk, sender: ScriptedSender, max_attempts: int = 4) -> OutboxDispatcher:
     registry = SenderRegistry()
     registry.register(sender)
-    return OutboxDispatcher(desk, registry, RetryPolicy(base_s=10, cap_s=100, max_attempts=max_attempts))
+    return OutboxDispatcher(
+        desk, registry, RetryPolicy(base_s=10, cap_s=100, max_attempts=max_attempts)
+    )
 
 
 async def test_temporary_failures_back_off_then_send(desk: Desk) -> None:

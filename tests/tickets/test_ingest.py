@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard import db
 from tests.helpers import T0, Clock, RecordingPublisher, email, inbound
@@ -25,7 +26,10 @@ async def desk(database_url: str) -> AsyncIterator[Desk]:
 
 
 async def count(desk: Desk, model: type) -> int:
-    return int(await desk.read(lambda s: s.scalar(select(func.count()).select_from(model))))
+    async def read(session: AsyncSession) -> int:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+    return await desk.read(read)
 
 
 async def ticket(desk: Desk, ticket_id: int) -> Ticket:
@@ -117,13 +121,27 @@ async def test_channels_keep_their_own_tickets(desk: Desk) -> None:
 
 
 async def test_email_is_lowercased_and_threads_by_in_reply_to(desk: Desk) -> None:
-    first = await desk.ingest(email("Li.Ming@Example.COM", "空调故障", "不制冷", message_id="<a1@mail>"))
+    first = await desk.ingest(
+        email("Li.Ming@Example.COM", "空调故障", "不制冷", message_id="<a1@mail>")
+    )
     reply = await desk.ingest(
-        email("li.ming@example.com", "Re: 空调故障", "照片见附件", message_id="<a2@mail>", in_reply_to="<a1@mail>")
+        email(
+            "li.ming@example.com",
+            "Re: 空调故障",
+            "照片见附件",
+            message_id="<a2@mail>",
+            in_reply_to="<a1@mail>",
+        )
     )
     assert reply.ticket_id == first.ticket_id
     colleague = await desk.ingest(
-        email("wife@example.com", "Re: 空调故障", "我补充一下", message_id="<a3@mail>", in_reply_to="<a2@mail>")
+        email(
+            "wife@example.com",
+            "Re: 空调故障",
+            "我补充一下",
+            message_id="<a3@mail>",
+            in_reply_to="<a2@mail>",
+        )
     )
     assert colleague.ticket_id == first.ticket_id
 
@@ -131,9 +149,13 @@ async def test_email_is_lowercased_and_threads_by_in_reply_to(desk: Desk) -> Non
 async def test_email_subject_number_threads_only_for_the_ticket_owner(desk: Desk) -> None:
     first = await desk.ingest(email("owner@example.com", "冰箱不冷", "...", message_id="<b1@mail>"))
     number = first.number
-    own = await desk.ingest(email("owner@example.com", f"Re: [#{number}] 冰箱", "更新", message_id="<b2@mail>"))
+    own = await desk.ingest(
+        email("owner@example.com", f"Re: [#{number}] 冰箱", "更新", message_id="<b2@mail>")
+    )
     assert own.ticket_id == first.ticket_id
-    stranger = await desk.ingest(email("evil@example.com", f"[#{number}] hi", "inject", message_id="<b3@mail>"))
+    stranger = await desk.ingest(
+        email("evil@example.com", f"[#{number}] hi", "inject", message_id="<b3@mail>")
+    )
     assert stranger.ticket_id != first.ticket_id and stranger.new_ticket
 
 
@@ -154,8 +176,11 @@ async def test_claimed_email_becomes_an_identity_only_when_free(desk: Desk) -> N
         inbound("v_def", "你好", channel=Channel.WEBCHAT, claimed_email="free@example.com")
     )
     rows = await desk.read(
-        lambda s: s.execute(select(CustomerIdentity.address, CustomerIdentity.customer_id).where(
-            CustomerIdentity.channel == "email"))
+        lambda s: s.execute(
+            select(CustomerIdentity.address, CustomerIdentity.customer_id).where(
+                CustomerIdentity.channel == "email"
+            )
+        )
     )
     owners = {a: c for a, c in rows.all()}
     assert owners["taken@example.com"] == taken.customer_id != chat.customer_id
