@@ -9,11 +9,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from tickets.contracts import InboundMessage
-from tickets.models import Queue
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +36,8 @@ class QueueRules:
         self.rules = tuple(rules)
         self.default = default
 
-    async def __call__(self, session: AsyncSession, msg: InboundMessage) -> str | None:
+    def __call__(self, msg: InboundMessage) -> list[str]:
+        """Candidate queues, best first; ingest takes the first one that exists."""
         text = f"{msg.subject or ''}\n{msg.text}"
-        known = set((await session.execute(select(Queue.name))).scalars())
-        for rule in self.rules:
-            if rule.queue in known and rule.pattern.search(text):
-                return rule.queue
-        return self.default if self.default in known else None
+        found = [rule.queue for rule in self.rules if rule.pattern.search(text)]
+        return [*found, self.default] if self.default else found

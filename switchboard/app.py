@@ -144,6 +144,7 @@ async def stop_runtime(runtime: Runtime) -> None:
     runtime.tasks.clear()
     await runtime.webchat.hub.close_all()
     await runtime.bus.stop()
+    await runtime.desk.close()
     redis = getattr(runtime.bus, "redis", None)
     if redis is not None:
         await redis.aclose()

@@ -1,6 +1,8 @@
 """The front desk other rooms use to work with tickets: it owns the unit of work (one
 transaction per call), publishes the events only after commit, and retries an ingest
-that lost a uniqueness race once (the retry finds the twin and is a no-op)."""
+that lost a uniqueness race once (the retry finds the twin and is a no-op). On
+PostgreSQL, ingest runs on the prepared-statement fast path (``ingest_pg``). On
+PostgreSQL, ingest runs on the prepared-statement fast path (``ingest_pg``)."""
 
 from __future__ import annotations
 
@@ -10,11 +12,13 @@ from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tickets.contracts import InboundMessage
 from tickets.events import Event, EventPublisher
-from tickets.ingest import IngestResult, QueueChooser, ingest
+from tickets.ingest import IngestResult, QueueChooser, ingest, ingest_with
+from tickets.ingest_pg import PgFastPath
+from tickets.ingest_store import IngestRace
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -29,7 +33,13 @@ class Desk:
         publisher: EventPublisher,
         clock: Callable[[], datetime],
         choose_queue: QueueChooser | None = None,
+        *,
+        fast_path: bool = True,
     ) -> None:
+        engine = sessions.kw.get("bind")
+        self.fast: PgFastPath | None = None
+        if fast_path and isinstance(engine, AsyncEngine) and engine.dialect.name == "postgresql":
+            self.fast = PgFastPath(engine)
         self.sessions = sessions
         self.publisher = publisher
         self.clock = clock
@@ -48,14 +58,30 @@ class Desk:
             return await work(session)
 
     async def ingest(self, msg: InboundMessage) -> IngestResult:
+        try:
+            return await self._ingest_once(msg)
+        except (IntegrityError, IngestRace):
+            log.info("ingest of %s/%s raced a twin; retrying", msg.channel, msg.external_id)
+            return await self._ingest_once(msg)
+
+    async def _ingest_once(self, msg: InboundMessage) -> IngestResult:
+        if self.fast is not None:
+            async with self.fast.transaction() as store:
+                result = await ingest_with(
+                    store, msg, now=self.clock(), choose_queue=self.choose_queue
+                )
+            if result.events:
+                await self.publisher.publish(list(result.events))
+            return result
+
         async def run(
             session: AsyncSession, now: datetime
         ) -> tuple[IngestResult, tuple[Event, ...]]:
             result = await ingest(session, msg, now=now, choose_queue=self.choose_queue)
             return result, result.events
 
-        try:
-            return await self.write(run)
-        except IntegrityError:
-            log.info("ingest of %s/%s raced a twin; retrying", msg.channel, msg.external_id)
-            return await self.write(run)
+        return await self.write(run)
+
+    async def close(self) -> None:
+        if self.fast is not None:
+            await self.fast.close()

@@ -3,6 +3,8 @@ phones in E.164 (default region CN, where most of our users are), emails lower-c
 
 from __future__ import annotations
 
+import functools
+
 import phonenumbers
 
 from tickets.contracts import Channel
@@ -15,6 +17,7 @@ class InvalidAddress(ValueError):
     pass
 
 
+@functools.lru_cache(maxsize=65536)
 def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:
     text = raw.strip()
     if text.startswith("00"):

@@ -19,18 +19,15 @@ Decisions where the design is silent:
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tickets import audit
 from tickets.contracts import (
-    Actor,
     Channel,
     DeliveryStatus,
     Direction,
@@ -38,27 +35,20 @@ from tickets.contracts import (
     Priority,
     TicketStatus,
 )
-from tickets.dbutil import insert_ignoring_conflicts
 from tickets.events import Event, MessageReceived, TicketCreated, TicketStatusChanged
-from tickets.identity import normalize_address, normalize_email
+from tickets.identity import InvalidAddress, normalize_address, normalize_email
+from tickets.ingest_sql import SqlIngestStore
+from tickets.ingest_store import IngestRace, IngestStore, TicketRef
 from tickets.language import detect_language
-from tickets.models import (
-    Attachment,
-    Customer,
-    CustomerIdentity,
-    Message,
-    Queue,
-    Ticket,
-    format_number,
-    parse_number,
-)
+from tickets.models import format_number, parse_number
 from tickets.status import REOPEN_ON_CUSTOMER_MESSAGE
 
 SUBJECT_NUMBER = re.compile(r"\[#(SB-\d+)\]", re.IGNORECASE)
 MAX_TEXT = 200_000
 
-QueueChooser = Callable[[AsyncSession, InboundMessage], Awaitable[str | None]]
-"""Returns the queue name a new ticket enters (routing rules live outside this room)."""
+QueueChooser = Callable[[InboundMessage], Sequence[str]]
+"""The queue names a new ticket may enter, best first; the first that exists wins (routing
+rules live outside this room)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,169 +72,97 @@ async def ingest(
     now: datetime,
     choose_queue: QueueChooser | None = None,
 ) -> IngestResult:
-    address = normalize_address(msg.channel, msg.sender)
-    customer_id = await _resolve_identity(session, msg.channel, address, msg.display_name, now)
-    await session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
+    """Ingest through any SQLAlchemy session (the portable path)."""
+    store = SqlIngestStore(await session.connection())
+    return await ingest_with(store, msg, now=now, choose_queue=choose_queue)
 
-    existing = (
-        await session.execute(
-            select(Message.id, Message.ticket_id).where(
-                Message.channel == msg.channel.value, Message.external_id == msg.external_id
-            )
+
+async def ingest_with(
+    store: IngestStore,
+    msg: InboundMessage,
+    *,
+    now: datetime,
+    choose_queue: QueueChooser | None = None,
+) -> IngestResult:
+    channel = msg.channel.value
+    address = normalize_address(msg.channel, msg.sender)
+    customer_id = await store.find_customer(channel, address)
+    if customer_id is None:
+        created = await store.create_customer(channel, address, (msg.display_name or "")[:200], now)
+        customer_id = (
+            created if created is not None else await store.find_customer(channel, address)
         )
-    ).first()
+        if customer_id is None:
+            raise IngestRace(f"identity {channel}:{address} vanished")
+
+    is_email = msg.channel is Channel.EMAIL
+    existing, open_ticket = await store.lookup(
+        channel, msg.external_id, customer_id, open_ticket=not is_email
+    )
     if existing is not None:
         return IngestResult(existing.ticket_id, existing.id, customer_id, True, False, ())
 
     events: list[Event] = []
-    found = await _thread(session, msg, customer_id)
+    found = await _email_thread(store, msg, customer_id) if is_email else open_ticket
+    reopen = False
     if found is None:
-        ticket_id = await _open_ticket(session, msg, customer_id, now, choose_queue, events)
+        ticket_id = await _open_ticket(store, msg, customer_id, now, choose_queue, events)
         new_ticket = True
     else:
         ticket_id, status = found
         new_ticket = False
-        values: dict[str, object] = {"updated_at": now, "last_inbound_at": now}
-        if TicketStatus(status) in REOPEN_ON_CUSTOMER_MESSAGE:
-            values["status"] = TicketStatus.OPEN.value
-            values["solved_at"] = None
+        reopen = TicketStatus(status) in REOPEN_ON_CUSTOMER_MESSAGE
+        if reopen:
             events.append(
-                TicketStatusChanged(
-                    ticket_id, format_number(ticket_id), status, "open", msg.channel.value
-                )
+                TicketStatusChanged(ticket_id, format_number(ticket_id), status, "open", channel)
             )
-        await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(**values))
 
-    message_id = (
-        await session.execute(
-            insert(Message)
-            .values(
-                ticket_id=ticket_id,
-                direction=Direction.IN.value,
-                channel=msg.channel.value,
-                external_id=msg.external_id,
-                author_name=(msg.display_name or address)[:200],
-                recipient=None,
-                text=msg.text[:MAX_TEXT],
-                html=msg.html,
-                email_message_id=msg.thread.message_id,
-                delivery_status=DeliveryStatus.RECEIVED.value,
-                created_at=msg.received_at,
-            )
-            .returning(Message.id)
-        )
-    ).scalar_one()
+    message_id = await store.insert_message(
+        {
+            "ticket_id": ticket_id,
+            "direction": Direction.IN.value,
+            "channel": channel,
+            "external_id": msg.external_id,
+            "author_name": (msg.display_name or address)[:200],
+            "text": msg.text[:MAX_TEXT],
+            "html": msg.html,
+            "email_message_id": msg.thread.message_id,
+            "delivery_status": DeliveryStatus.RECEIVED.value,
+            "created_at": msg.received_at,
+            "now": now,
+        },
+        touch=not new_ticket,
+        reopen=reopen,
+    )
     if msg.attachments:
-        await session.execute(
-            insert(Attachment),
-            [
-                {
-                    "message_id": message_id,
-                    "name": a.name,
-                    "content_type": a.content_type,
-                    "size": a.size,
-                    "blob_ref": a.blob_ref,
-                }
-                for a in msg.attachments
-            ],
-        )
+        await store.insert_attachments(message_id, msg.attachments)
     if msg.claimed_email:
-        await _claim_email(session, customer_id, msg.claimed_email, now)
+        # A chat visitor's "my email is ..." becomes an identity only while nobody owns
+        # it; it never merges into another customer (that would expose their tickets).
+        with contextlib.suppress(InvalidAddress):
+            await store.claim_email(customer_id, normalize_email(msg.claimed_email), now)
 
     events.append(
-        MessageReceived(
-            ticket_id, format_number(ticket_id), message_id, msg.channel.value, customer_id
-        )
+        MessageReceived(ticket_id, format_number(ticket_id), message_id, channel, customer_id)
     )
     return IngestResult(ticket_id, message_id, customer_id, False, new_ticket, tuple(events))
 
 
-async def _resolve_identity(
-    session: AsyncSession, channel: Channel, address: str, name: str | None, now: datetime
-) -> int:
-    query = select(CustomerIdentity.customer_id).where(
-        CustomerIdentity.channel == channel.value, CustomerIdentity.address == address
-    )
-    found = (await session.execute(query)).scalar_one_or_none()
-    if found is not None:
-        return found
-    try:
-        async with session.begin_nested():
-            customer_id = (
-                await session.execute(
-                    insert(Customer)
-                    .values(name=(name or "")[:200], tier="standard", created_at=now)
-                    .returning(Customer.id)
-                )
-            ).scalar_one()
-            await session.execute(
-                insert(CustomerIdentity).values(
-                    customer_id=customer_id, channel=channel.value, address=address, created_at=now
-                )
-            )
-            return customer_id
-    except IntegrityError:
-        return (await session.execute(query)).scalar_one()
-
-
-async def _claim_email(session: AsyncSession, customer_id: int, raw: str, now: datetime) -> None:
-    """A chat visitor's "my email is ..." becomes an identity when nobody owns it yet;
-    it never merges into another customer (that would let anyone read others' tickets)."""
-    try:
-        email = normalize_email(raw)
-    except ValueError:
-        return
-    stmt = insert_ignoring_conflicts(
-        session,
-        CustomerIdentity.__table__,  # type: ignore[arg-type]
-        ["channel", "address"],
-    ).values(customer_id=customer_id, channel=Channel.EMAIL.value, address=email, created_at=now)
-    await session.execute(stmt)
-
-
-async def _thread(
-    session: AsyncSession, msg: InboundMessage, customer_id: int
-) -> tuple[int, str] | None:
-    if msg.channel is Channel.EMAIL:
-        refs = [r for r in (msg.thread.in_reply_to, *reversed(msg.thread.references)) if r]
-        if refs:
-            row = (
-                await session.execute(
-                    select(Ticket.id, Ticket.status)
-                    .join(Message, Message.ticket_id == Ticket.id)
-                    .where(Message.email_message_id.in_(refs))
-                    .order_by(Message.id.desc())
-                    .limit(1)
-                )
-            ).first()
-            if row is not None and row.status != TicketStatus.CLOSED.value:
-                return row.id, row.status
-        match = SUBJECT_NUMBER.search(msg.subject or "")
-        ticket_id = parse_number(match.group(1)) if match else None
-        if ticket_id is not None:
-            row = (
-                await session.execute(
-                    select(Ticket.id, Ticket.status).where(
-                        Ticket.id == ticket_id, Ticket.customer_id == customer_id
-                    )
-                )
-            ).first()
-            if row is not None and row.status != TicketStatus.CLOSED.value:
-                return row.id, row.status
-        return None
-    row = (
-        await session.execute(
-            select(Ticket.id, Ticket.status)
-            .where(
-                Ticket.customer_id == customer_id,
-                Ticket.channel == msg.channel.value,
-                Ticket.status != TicketStatus.CLOSED.value,
-            )
-            .order_by(Ticket.id.desc())
-            .limit(1)
-        )
-    ).first()
-    return None if row is None else (row.id, row.status)
+async def _email_thread(
+    store: IngestStore, msg: InboundMessage, customer_id: int
+) -> TicketRef | None:
+    refs = [r for r in (msg.thread.in_reply_to, *reversed(msg.thread.references)) if r]
+    if refs:
+        found = await store.ticket_by_email_refs(refs)
+        if found is not None and found.status != TicketStatus.CLOSED.value:
+            return found
+    match = SUBJECT_NUMBER.search(msg.subject or "")
+    ticket_id = parse_number(match.group(1)) if match else None
+    if ticket_id is not None:
+        found = await store.ticket_of_customer(ticket_id, customer_id)
+        if found is not None and found.status != TicketStatus.CLOSED.value:
+            return found
+    return None
 
 
 def _subject_for(msg: InboundMessage) -> str:
@@ -255,53 +173,47 @@ def _subject_for(msg: InboundMessage) -> str:
 
 
 async def _open_ticket(
-    session: AsyncSession,
+    store: IngestStore,
     msg: InboundMessage,
     customer_id: int,
     now: datetime,
     choose_queue: QueueChooser | None,
     events: list[Event],
 ) -> int:
-    queue_name = await choose_queue(session, msg) if choose_queue else None
-    queue_id = None
-    if queue_name is not None:
-        queue_id = (
-            await session.execute(select(Queue.id).where(Queue.name == queue_name))
-        ).scalar_one_or_none()
-    ticket_id = (
-        await session.execute(
-            insert(Ticket)
-            .values(
-                subject=_subject_for(msg),
-                status=TicketStatus.NEW.value,
-                priority=Priority.NORMAL.value,
-                channel=msg.channel.value,
-                language=detect_language(f"{msg.subject or ''} {msg.text}"),
-                queue_id=queue_id,
-                customer_id=customer_id,
-                created_at=now,
-                updated_at=now,
-                last_inbound_at=now,
-                sla={},
-            )
-            .returning(Ticket.id)
-        )
-    ).scalar_one()
-    await audit.record(
-        session,
-        Actor.customer(customer_id),
+    queue_name: str | None = None
+    queue_id: int | None = None
+    for candidate in choose_queue(msg) if choose_queue else ():
+        queue_id = await store.queue_id(candidate)
+        if queue_id is not None:
+            queue_name = candidate
+            break
+    ticket_id = await store.insert_ticket(
+        {
+            "subject": _subject_for(msg),
+            "status": TicketStatus.NEW.value,
+            "priority": Priority.NORMAL.value,
+            "channel": msg.channel.value,
+            "language": detect_language(f"{msg.subject or ''} {msg.text}"),
+            "queue_id": queue_id,
+            "customer_id": customer_id,
+            "created_at": now,
+            "updated_at": now,
+            "last_inbound_at": now,
+        }
+    )
+    await store.audit(
+        customer_id,
         "ticket.created",
         now,
         ticket_id,
-        channel=msg.channel.value,
-        queue=queue_name if queue_id is not None else None,
+        {"channel": msg.channel.value, "queue": queue_name},
     )
     events.append(
         TicketCreated(
             ticket_id,
             format_number(ticket_id),
             msg.channel.value,
-            queue_name if queue_id is not None else None,
+            queue_name,
             Priority.NORMAL.value,
             customer_id,
         )
@@ -309,4 +221,4 @@ async def _open_ticket(
     return ticket_id
 
 
-__all__ = ["IngestResult", "QueueChooser", "ingest"]
+__all__ = ["IngestResult", "QueueChooser", "ingest", "ingest_with"]

@@ -43,7 +43,11 @@ class ScriptedSender:
 async def desk(database_url: str) -> AsyncIterator[Desk]:
     await seed_with_tokens(database_url)
     engine = db.create_engine(database_url)
-    yield Desk(db.session_factory(engine), RecordingPublisher(), Clock(), choose_queue=QueueRules())
+    desk = Desk(
+        db.session_factory(engine), RecordingPublisher(), Clock(), choose_queue=QueueRules()
+    )
+    yield desk
+    await desk.close()
     await engine.dispose()
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard import db
+from tests.conftest import truncate_all
 from tests.helpers import T0, Clock, RecordingPublisher, email, inbound
 from tickets.contracts import Channel, TicketStatus
 from tickets.desk import Desk
@@ -18,10 +19,20 @@ from tickets.events import MessageReceived, TicketCreated, TicketStatusChanged
 from tickets.models import CustomerIdentity, Message, Ticket
 
 
-@pytest.fixture
-async def desk(database_url: str) -> AsyncIterator[Desk]:
-    engine = db.create_engine(database_url)
-    yield Desk(db.session_factory(engine), RecordingPublisher(), Clock())
+@pytest.fixture(params=["sqlite", "postgresql", "postgresql-portable"])
+async def desk(request: pytest.FixtureRequest) -> AsyncIterator[Desk]:
+    """Each test runs on SQLite, on PostgreSQL's asyncpg fast path, and on PostgreSQL
+    through the portable SQLAlchemy store, so the two stores cannot drift apart."""
+    if request.param == "sqlite":
+        url = request.getfixturevalue("sqlite_url")
+    else:
+        url = request.getfixturevalue("pg_database")
+        await truncate_all(url)
+    engine = db.create_engine(url)
+    fast = request.param == "postgresql"
+    desk = Desk(db.session_factory(engine), RecordingPublisher(), Clock(), fast_path=fast)
+    yield desk
+    await desk.close()
     await engine.dispose()
 
 

@@ -1,0 +1,178 @@
+"""The ingest store on any SQLAlchemy connection (SQLite, or PostgreSQL when the fast
+path is not wanted). Statements are built once with bound parameters, so the per-message
+cost is execution, not expression building."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tickets.contracts import AttachmentRef, Channel
+from tickets.dbutil import insert_ignoring_conflicts
+from tickets.ingest_store import MessageRef, TicketRef
+from tickets.models import (
+    Attachment,
+    AuditEntry,
+    Customer,
+    CustomerIdentity,
+    Message,
+    Queue,
+    Ticket,
+)
+
+FIND_CUSTOMER = (
+    select(Customer.id)
+    .join(CustomerIdentity, CustomerIdentity.customer_id == Customer.id)
+    .where(
+        CustomerIdentity.channel == bindparam("channel"),
+        CustomerIdentity.address == bindparam("address"),
+    )
+    .with_for_update(of=Customer)
+)
+FIND_MESSAGE = select(Message.id, Message.ticket_id).where(
+    Message.channel == bindparam("channel"), Message.external_id == bindparam("external_id")
+)
+OPEN_TICKET = (
+    select(Ticket.id, Ticket.status)
+    .where(
+        Ticket.customer_id == bindparam("customer_id"),
+        Ticket.channel == bindparam("channel"),
+        Ticket.status != "closed",
+    )
+    .order_by(Ticket.id.desc())
+    .limit(1)
+)
+INSERT_MESSAGE = insert(Message).returning(Message.id)
+INSERT_TICKET = insert(Ticket).returning(Ticket.id)
+
+
+class SqlIngestStore:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def find_customer(self, channel: str, address: str) -> int | None:
+        return (
+            await self.conn.execute(FIND_CUSTOMER, {"channel": channel, "address": address})
+        ).scalar()
+
+    async def create_customer(
+        self, channel: str, address: str, name: str, now: datetime
+    ) -> int | None:
+        try:
+            async with self.conn.begin_nested():
+                customer_id = (
+                    await self.conn.execute(
+                        insert(Customer)
+                        .values(name=name, tier="standard", created_at=now)
+                        .returning(Customer.id)
+                    )
+                ).scalar_one()
+                await self.conn.execute(
+                    insert(CustomerIdentity).values(
+                        customer_id=customer_id, channel=channel, address=address, created_at=now
+                    )
+                )
+                return customer_id
+        except IntegrityError:
+            return None
+
+    async def lookup(
+        self, channel: str, external_id: str, customer_id: int, *, open_ticket: bool
+    ) -> tuple[MessageRef | None, TicketRef | None]:
+        row = (
+            await self.conn.execute(FIND_MESSAGE, {"channel": channel, "external_id": external_id})
+        ).first()
+        if row is not None:
+            return MessageRef(row[0], row[1]), None
+        if not open_ticket:
+            return None, None
+        found = (
+            await self.conn.execute(OPEN_TICKET, {"customer_id": customer_id, "channel": channel})
+        ).first()
+        return None, None if found is None else TicketRef(found[0], found[1])
+
+    async def ticket_by_email_refs(self, refs: Sequence[str]) -> TicketRef | None:
+        row = (
+            await self.conn.execute(
+                select(Ticket.id, Ticket.status)
+                .join(Message, Message.ticket_id == Ticket.id)
+                .where(Message.email_message_id.in_(list(refs)))
+                .order_by(Message.id.desc())
+                .limit(1)
+            )
+        ).first()
+        return None if row is None else TicketRef(row[0], row[1])
+
+    async def ticket_of_customer(self, ticket_id: int, customer_id: int) -> TicketRef | None:
+        row = (
+            await self.conn.execute(
+                select(Ticket.id, Ticket.status).where(
+                    Ticket.id == ticket_id, Ticket.customer_id == customer_id
+                )
+            )
+        ).first()
+        return None if row is None else TicketRef(row[0], row[1])
+
+    async def queue_id(self, name: str) -> int | None:
+        return (await self.conn.execute(select(Queue.id).where(Queue.name == name))).scalar()
+
+    async def insert_ticket(self, values: dict[str, Any]) -> int:
+        return int((await self.conn.execute(INSERT_TICKET, [{**values, "sla": {}}])).scalar_one())
+
+    async def insert_message(self, values: dict[str, Any], *, touch: bool, reopen: bool) -> int:
+        now = values.pop("now")
+        if touch:
+            changes: dict[str, Any] = {"updated_at": now, "last_inbound_at": now}
+            if reopen:
+                changes.update(status="open", solved_at=None)
+            await self.conn.execute(
+                update(Ticket).where(Ticket.id == values["ticket_id"]).values(**changes)
+            )
+        return int((await self.conn.execute(INSERT_MESSAGE, [values])).scalar_one())
+
+    async def insert_attachments(
+        self, message_id: int, attachments: Sequence[AttachmentRef]
+    ) -> None:
+        await self.conn.execute(
+            insert(Attachment),
+            [
+                {
+                    "message_id": message_id,
+                    "name": a.name,
+                    "content_type": a.content_type,
+                    "size": a.size,
+                    "blob_ref": a.blob_ref,
+                }
+                for a in attachments
+            ],
+        )
+
+    async def claim_email(self, customer_id: int, email: str, now: datetime) -> None:
+        stmt = insert_ignoring_conflicts(
+            self.conn,
+            CustomerIdentity.__table__,  # type: ignore[arg-type]
+            ["channel", "address"],
+        ).values(
+            customer_id=customer_id, channel=Channel.EMAIL.value, address=email, created_at=now
+        )
+        await self.conn.execute(stmt)
+
+    async def audit(
+        self, customer_id: int, action: str, now: datetime, ticket_id: int, data: dict[str, Any]
+    ) -> None:
+        await self.conn.execute(
+            insert(AuditEntry).values(
+                at=now,
+                actor_kind="customer",
+                actor_id=customer_id,
+                actor_label="",
+                action=action,
+                ticket_id=ticket_id,
+                data=data,
+            )
+        )

@@ -1,0 +1,64 @@
+"""The storage port ``ingest`` works through: the few reads and writes that threading and
+identity need, so the policy lives once in ``tickets.ingest`` while each database gets the
+fastest honest implementation (``ingest_sql`` for any SQLAlchemy database, ``ingest_pg``
+with prepared asyncpg statements for PostgreSQL's hot path)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, NamedTuple, Protocol
+
+from tickets.contracts import AttachmentRef
+
+
+class TicketRef(NamedTuple):
+    id: int
+    status: str
+
+
+class MessageRef(NamedTuple):
+    id: int
+    ticket_id: int
+
+
+class IngestRace(Exception):
+    """A uniqueness race was lost; the caller retries the whole ingest once."""
+
+
+class IngestStore(Protocol):
+    async def find_customer(self, channel: str, address: str) -> int | None:
+        """The identity's customer, locked for the rest of the transaction."""
+
+    async def create_customer(
+        self, channel: str, address: str, name: str, now: datetime
+    ) -> int | None:
+        """A new customer with this identity; None when a concurrent ingest made it first."""
+
+    async def lookup(
+        self, channel: str, external_id: str, customer_id: int, *, open_ticket: bool
+    ) -> tuple[MessageRef | None, TicketRef | None]:
+        """The duplicate (if this message was stored before) and, when asked, the
+        customer's open ticket on the channel: one round trip where the database allows."""
+
+    async def ticket_by_email_refs(self, refs: Sequence[str]) -> TicketRef | None: ...
+
+    async def ticket_of_customer(self, ticket_id: int, customer_id: int) -> TicketRef | None: ...
+
+    async def queue_id(self, name: str) -> int | None: ...
+
+    async def insert_ticket(self, values: dict[str, Any]) -> int: ...
+
+    async def insert_message(self, values: dict[str, Any], *, touch: bool, reopen: bool) -> int:
+        """Stores the message; ``touch`` bumps the ticket's activity times (and ``reopen``
+        sets it open) in the same trip."""
+
+    async def insert_attachments(
+        self, message_id: int, attachments: Sequence[AttachmentRef]
+    ) -> None: ...
+
+    async def claim_email(self, customer_id: int, email: str, now: datetime) -> None: ...
+
+    async def audit(
+        self, customer_id: int, action: str, now: datetime, ticket_id: int, data: dict[str, Any]
+    ) -> None: ...
