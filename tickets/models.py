@@ -144,6 +144,7 @@ class Ticket(Base):
     solved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     sla: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    next_sla_check_at: Mapped[datetime | None] = mapped_column(index=True)
     tags: Mapped[list[TicketTag]] = relationship(lazy="raise", order_by="TicketTag.tag")
 
     @property
@@ -217,6 +218,39 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(50))
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class BusinessCalendar(Base):
+    """Working hours in a time zone, public holidays by country (the ``holidays``
+    package), and explicit extra working days / days off (China's adjusted weekends)."""
+
+    __tablename__ = "business_calendars"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    weekly_hours: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    holiday_country: Mapped[str | None] = mapped_column(String(8))
+    extra_working_days: Mapped[list[str]] = mapped_column(default=list)
+    days_off: Mapped[list[str]] = mapped_column(default=list)
+
+
+class SlaPolicy(Base):
+    """Matched by priority, channel, queue and customer tag (each optional), in
+    ``position`` order; the first match wins. Targets are in business minutes."""
+
+    __tablename__ = "sla_policies"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    position: Mapped[int] = mapped_column(default=100)
+    match_priority: Mapped[str | None] = mapped_column(String(10))
+    match_channel: Mapped[str | None] = mapped_column(String(20))
+    match_queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id"))
+    match_tag: Mapped[str | None] = mapped_column(String(100))
+    first_response_min: Mapped[int | None]
+    next_response_min: Mapped[int | None]
+    resolution_min: Mapped[int | None]
+    warning_share: Mapped[float] = mapped_column(default=0.75)
+    calendar_id: Mapped[int | None] = mapped_column(ForeignKey("business_calendars.id"))
 
 
 class SystemValue(Base):

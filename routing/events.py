@@ -1,0 +1,49 @@
+"""Routing's domain events (registered on the shared event registry)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tickets.events import Event, register
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class OfferMade(Event):
+    offer_id: str
+    ticket_id: int
+    number: str
+    agent_id: int
+    channel: str
+    expires_at: str
+    reason: str
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class OfferEnded(Event):
+    """An offer was accepted, rejected, or timed out (``outcome``)."""
+
+    offer_id: str
+    ticket_id: int
+    number: str
+    agent_id: int
+    outcome: str
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class AgentPresenceChanged(Event):
+    agent_id: int
+    email: str
+    old: str
+    new: str
+    reason: str
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class QueueChanged(Event):
+    """Waiting work of a queue changed (supervisor screens refresh their counts)."""
+
+    queue_id: int

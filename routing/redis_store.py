@@ -1,0 +1,255 @@
+"""The routing state in Redis, shared by every engine process.
+
+Layout (``P`` is the prefix): ``P:agent:{id}`` hash (presence, ``cap:<channel>``,
+``load:<channel>``, idle, timeouts, info), ``P:agents`` set, ``P:waiting:{queue}`` sorted
+set of zero-padded ticket ids by score, ``P:item:{ticket}`` JSON, ``P:holders`` hash
+ticket -> "agent|channel", ``P:offers`` hash + ``P:offer_exp`` sorted set, ``P:excl:{ticket}``.
+Check-and-change steps are Lua scripts, so engines racing for the same work or the same
+agent cannot both win. (Scripts touch keys they are not passed: single-node Redis only.)
+Nothing here is the record: ``RoutingEngine.rebuild`` refills it from the database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from routing.state import AgentInfo, AgentLive, Offer, WorkItem
+
+RESERVE = """
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) == false then return -1 end
+if redis.call('HGET', KEYS[2], 'presence') ~= 'online' then return -2 end
+local load = tonumber(redis.call('HGET', KEYS[2], 'load:' .. ARGV[2]) or '0')
+local cap = tonumber(redis.call('HGET', KEYS[2], 'cap:' .. ARGV[2]) or '0')
+if load >= cap then return -3 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[4])
+redis.call('HINCRBY', KEYS[2], 'load:' .. ARGV[2], 1)
+redis.call('HSET', KEYS[3], ARGV[4], ARGV[3] .. '|' .. ARGV[2])
+return 1
+"""
+
+RELEASE = """
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return false end
+redis.call('HDEL', KEYS[1], ARGV[1])
+local sep = string.find(v, '|', 1, true)
+local key = ARGV[2] .. string.sub(v, 1, sep - 1)
+local field = 'load:' .. string.sub(v, sep + 1)
+if tonumber(redis.call('HGET', key, field) or '0') > 0 then redis.call('HINCRBY', key, field, -1) end
+return v
+"""
+
+HOLD = (
+    RELEASE.replace("return v\n", "").replace("if not v then return false end", "if v then")
+    + """
+end
+redis.call('HINCRBY', ARGV[2] .. ARGV[3], 'load:' .. ARGV[4], 1)
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3] .. '|' .. ARGV[4])
+return 1
+"""
+)
+
+TAKE_OFFER = """
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return false end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return v
+"""
+
+SET_PRESENCE = """
+local old = redis.call('HGET', KEYS[1], 'presence') or 'offline'
+redis.call('HSET', KEYS[1], 'presence', ARGV[1])
+if ARGV[1] == 'online' and old ~= 'online' then
+  redis.call('HSET', KEYS[1], 'idle', ARGV[2], 'timeouts', 0)
+end
+return old
+"""
+
+
+def _member(ticket_id: int) -> str:
+    return f"{ticket_id:012d}"
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisStore:
+    def __init__(self, client: aioredis.Redis, prefix: str = "switchboard:routing") -> None:
+        self.redis = client
+        self.p = prefix
+        self._reserve = client.register_script(RESERVE)
+        self._release = client.register_script(RELEASE)
+        self._hold = client.register_script(HOLD)
+        self._take_offer = client.register_script(TAKE_OFFER)
+        self._set_presence = client.register_script(SET_PRESENCE)
+
+    def _agent(self, agent_id: int) -> str:
+        return f"{self.p}:agent:{agent_id}"
+
+    def _waiting(self, queue_id: int) -> str:
+        return f"{self.p}:waiting:{queue_id}"
+
+    def _item(self, ticket_id: int) -> str:
+        return f"{self.p}:item:{ticket_id}"
+
+    async def clear(self) -> None:
+        batch: list[Any] = []
+        async for key in self.redis.scan_iter(match=f"{self.p}:*", count=1000):
+            batch.append(key)
+            if len(batch) >= 500:
+                await self.redis.unlink(*batch)
+                batch.clear()
+        if batch:
+            await self.redis.unlink(*batch)
+
+    async def put_agent(self, info: AgentInfo) -> None:
+        fields: dict[str, Any] = {"info": info.to_json()}
+        fields.update({f"cap:{ch}": n for ch, n in info.capacity.items()})
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._agent(info.id), mapping=fields)
+            pipe.hsetnx(self._agent(info.id), "presence", "offline")
+            pipe.sadd(f"{self.p}:agents", info.id)
+            await pipe.execute()
+
+    async def agent_infos(self) -> list[AgentInfo]:
+        ids = [int(_text(i)) for i in await self.redis.smembers(f"{self.p}:agents")]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for agent_id in ids:
+                pipe.hget(self._agent(agent_id), "info")
+            raw = await pipe.execute()
+        return [AgentInfo.from_json(r) for r in raw if r]
+
+    async def live(self, agent_ids: list[int]) -> dict[int, AgentLive]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for agent_id in agent_ids:
+                pipe.hgetall(self._agent(agent_id))
+            rows = await pipe.execute()
+        out = {}
+        for agent_id, row in zip(agent_ids, rows, strict=True):
+            if not row:
+                continue
+            fields = {_text(k): _text(v) for k, v in row.items() if _text(k) != "info"}
+            out[agent_id] = AgentLive(
+                presence=fields.get("presence", "offline"),
+                load={k[5:]: int(v) for k, v in fields.items() if k.startswith("load:")},
+                idle_since=float(fields.get("idle", 0) or 0),
+                timeouts=int(fields.get("timeouts", 0) or 0),
+            )
+        return out
+
+    async def set_presence(self, agent_id: int, presence: str, now: float) -> str:
+        return _text(await self._set_presence(keys=[self._agent(agent_id)], args=[presence, now]))
+
+    async def enqueue(self, item: WorkItem) -> None:
+        previous = await self.redis.get(self._item(item.ticket_id))
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if previous:
+                pipe.zrem(
+                    self._waiting(WorkItem.from_json(previous).queue_id), _member(item.ticket_id)
+                )
+            pipe.set(self._item(item.ticket_id), item.to_json())
+            pipe.zadd(self._waiting(item.queue_id), {_member(item.ticket_id): item.score})
+            pipe.sadd(f"{self.p}:queues", item.queue_id)
+            await pipe.execute()
+
+    async def waiting(self, queue_id: int, limit: int = 1000) -> list[WorkItem]:
+        members = await self.redis.zrange(self._waiting(queue_id), 0, limit - 1)
+        if not members:
+            return []
+        raw = await self.redis.mget([self._item(int(_text(m))) for m in members])
+        return [WorkItem.from_json(r) for r in raw if r]
+
+    async def waiting_counts(self) -> dict[int, int]:
+        queue_ids = [int(_text(q)) for q in await self.redis.smembers(f"{self.p}:queues")]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for queue_id in queue_ids:
+                pipe.zcard(self._waiting(queue_id))
+            counts = await pipe.execute()
+        return {q: int(n) for q, n in zip(queue_ids, counts, strict=True) if n}
+
+    async def unqueue(self, ticket_id: int) -> WorkItem | None:
+        raw = await self.redis.getdel(self._item(ticket_id))
+        if not raw:
+            return None
+        item = WorkItem.from_json(raw)
+        await self.redis.zrem(self._waiting(item.queue_id), _member(ticket_id))
+        return item
+
+    async def reserve(self, item: WorkItem, agent_id: int) -> int:
+        keys = [
+            self._waiting(item.queue_id),
+            self._agent(agent_id),
+            f"{self.p}:holders",
+            self._item(item.ticket_id),
+        ]
+        args = [_member(item.ticket_id), item.channel, agent_id, item.ticket_id]
+        return int(await self._reserve(keys=keys, args=args))
+
+    async def hold(self, ticket_id: int, agent_id: int, channel: str) -> None:
+        await self.unqueue(ticket_id)
+        await self._hold(
+            keys=[f"{self.p}:holders"], args=[ticket_id, f"{self.p}:agent:", agent_id, channel]
+        )
+
+    async def release(self, ticket_id: int) -> tuple[int, str] | None:
+        raw = await self._release(keys=[f"{self.p}:holders"], args=[ticket_id, f"{self.p}:agent:"])
+        if not raw:
+            return None
+        agent, _, channel = _text(raw).partition("|")
+        return int(agent), channel
+
+    async def holder(self, ticket_id: int) -> int | None:
+        raw = await self.redis.hget(f"{self.p}:holders", str(ticket_id))
+        return None if raw is None else int(_text(raw).partition("|")[0])
+
+    async def held_by(self, agent_id: int) -> list[tuple[int, str]]:
+        rows = await self.redis.hgetall(f"{self.p}:holders")
+        out = []
+        for ticket, value in rows.items():
+            agent, _, channel = _text(value).partition("|")
+            if int(agent) == agent_id:
+                out.append((int(_text(ticket)), channel))
+        return out
+
+    async def add_offer(self, offer: Offer) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(f"{self.p}:offers", offer.id, offer.to_json())
+            pipe.zadd(f"{self.p}:offer_exp", {offer.id: offer.expires_at})
+            await pipe.execute()
+
+    async def take_offer(self, offer_id: str) -> Offer | None:
+        raw = await self._take_offer(
+            keys=[f"{self.p}:offers", f"{self.p}:offer_exp"], args=[offer_id]
+        )
+        return Offer.from_json(raw) if raw else None
+
+    async def offers_for(self, agent_id: int) -> list[Offer]:
+        offers = [Offer.from_json(v) for v in await self.redis.hvals(f"{self.p}:offers")]
+        return sorted((o for o in offers if o.agent_id == agent_id), key=lambda o: o.expires_at)
+
+    async def expired_offers(self, now: float) -> list[str]:
+        return [
+            _text(m) for m in await self.redis.zrangebyscore(f"{self.p}:offer_exp", "-inf", now)
+        ]
+
+    async def exclude(self, ticket_id: int, agent_id: int) -> None:
+        key = f"{self.p}:excl:{ticket_id}"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(key, agent_id)
+            pipe.expire(key, 86400)
+            await pipe.execute()
+
+    async def excluded(self, ticket_id: int) -> set[int]:
+        return {int(_text(a)) for a in await self.redis.smembers(f"{self.p}:excl:{ticket_id}")}
+
+    async def count_timeout(self, agent_id: int) -> int:
+        return int(await self.redis.hincrby(self._agent(agent_id), "timeouts", 1))
+
+    async def reset_timeouts(self, agent_id: int) -> None:
+        await self.redis.hset(self._agent(agent_id), "timeouts", 0)
+
+    async def mark_idle(self, agent_id: int, now: float) -> None:
+        await self.redis.hset(self._agent(agent_id), "idle", now)

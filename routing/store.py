@@ -1,0 +1,187 @@
+"""The routing state store: one interface, two implementations with one shared test suite.
+
+- ``MemoryStore``: the embedded default, one process. Every method runs without awaiting
+  in its critical section, so each is atomic on the event loop.
+- ``RedisStore`` (``routing.redis_store``): shared by any number of engines; the
+  check-and-change steps (reserve capacity, release it, take an offer) are Lua scripts.
+
+The store never decides who gets work (that is the engine's policy); it guarantees that
+a ticket is held by at most one agent and that no agent's load passes its capacity.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from routing.state import AgentInfo, AgentLive, Offer, Reserve, WorkItem
+
+
+class RoutingStore(Protocol):
+    async def clear(self) -> None: ...
+    async def put_agent(self, info: AgentInfo) -> None: ...
+    async def agent_infos(self) -> list[AgentInfo]: ...
+    async def live(self, agent_ids: list[int]) -> dict[int, AgentLive]: ...
+    async def set_presence(self, agent_id: int, presence: str, now: float) -> str:
+        """Sets presence; returns the previous one."""
+
+    async def enqueue(self, item: WorkItem) -> None: ...
+    async def waiting(self, queue_id: int, limit: int = 1000) -> list[WorkItem]: ...
+    async def waiting_counts(self) -> dict[int, int]: ...
+    async def unqueue(self, ticket_id: int) -> WorkItem | None: ...
+    async def reserve(self, item: WorkItem, agent_id: int) -> int:
+        """Atomically: the item is still waiting, the agent online with room on the
+        item's channel -> the item leaves the queue and the agent holds it."""
+
+    async def hold(self, ticket_id: int, agent_id: int, channel: str) -> None:
+        """Forced hold (supervisor assignment, rebuild): counts load without a check."""
+
+    async def release(self, ticket_id: int) -> tuple[int, str] | None:
+        """Frees the ticket's capacity; returns (agent, channel) when it was held."""
+
+    async def holder(self, ticket_id: int) -> int | None: ...
+    async def held_by(self, agent_id: int) -> list[tuple[int, str]]: ...
+    async def add_offer(self, offer: Offer) -> None: ...
+    async def take_offer(self, offer_id: str) -> Offer | None:
+        """Removes and returns the offer; only one caller ever gets it."""
+
+    async def offers_for(self, agent_id: int) -> list[Offer]: ...
+    async def expired_offers(self, now: float) -> list[str]: ...
+    async def exclude(self, ticket_id: int, agent_id: int) -> None: ...
+    async def excluded(self, ticket_id: int) -> set[int]: ...
+    async def count_timeout(self, agent_id: int) -> int: ...
+    async def reset_timeouts(self, agent_id: int) -> None: ...
+    async def mark_idle(self, agent_id: int, now: float) -> None: ...
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.infos: dict[int, AgentInfo] = {}
+        self.lives: dict[int, AgentLive] = {}
+        self.items: dict[int, WorkItem] = {}
+        self.queues: dict[int, dict[int, float]] = {}
+        self.holders: dict[int, tuple[int, str]] = {}
+        self.offers: dict[str, Offer] = {}
+        self.exclusions: dict[int, set[int]] = {}
+
+    async def clear(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+    async def put_agent(self, info: AgentInfo) -> None:
+        self.infos[info.id] = info
+        self.lives.setdefault(info.id, AgentLive())
+
+    async def agent_infos(self) -> list[AgentInfo]:
+        return list(self.infos.values())
+
+    async def live(self, agent_ids: list[int]) -> dict[int, AgentLive]:
+        out = {}
+        for agent_id in agent_ids:
+            live = self.lives.get(agent_id)
+            if live is not None:
+                out[agent_id] = AgentLive(
+                    live.presence, dict(live.load), live.idle_since, live.timeouts
+                )
+        return out
+
+    async def set_presence(self, agent_id: int, presence: str, now: float) -> str:
+        live = self.lives.setdefault(agent_id, AgentLive())
+        old, live.presence = live.presence, presence
+        if presence == "online" and old != "online":
+            live.idle_since = now
+            live.timeouts = 0
+        return old
+
+    async def enqueue(self, item: WorkItem) -> None:
+        previous = self.items.get(item.ticket_id)
+        if previous is not None:
+            self.queues.get(previous.queue_id, {}).pop(item.ticket_id, None)
+        self.items[item.ticket_id] = item
+        self.queues.setdefault(item.queue_id, {})[item.ticket_id] = item.score
+
+    async def waiting(self, queue_id: int, limit: int = 1000) -> list[WorkItem]:
+        scores = self.queues.get(queue_id, {})
+        ordered = sorted(scores.items(), key=lambda kv: (kv[1], kv[0]))[:limit]
+        return [self.items[t] for t, _ in ordered]
+
+    async def waiting_counts(self) -> dict[int, int]:
+        return {q: len(items) for q, items in self.queues.items() if items}
+
+    async def unqueue(self, ticket_id: int) -> WorkItem | None:
+        item = self.items.pop(ticket_id, None)
+        if item is not None:
+            self.queues.get(item.queue_id, {}).pop(ticket_id, None)
+        return item
+
+    async def reserve(self, item: WorkItem, agent_id: int) -> int:
+        current = self.items.get(item.ticket_id)
+        if current is None or item.ticket_id not in self.queues.get(current.queue_id, {}):
+            return Reserve.GONE
+        live = self.lives.get(agent_id)
+        info = self.infos.get(agent_id)
+        if live is None or info is None or live.presence != "online":
+            return Reserve.NOT_ONLINE
+        if live.load.get(item.channel, 0) >= info.capacity.get(item.channel, 0):
+            return Reserve.FULL
+        await self.unqueue(item.ticket_id)
+        live.load[item.channel] = live.load.get(item.channel, 0) + 1
+        self.holders[item.ticket_id] = (agent_id, item.channel)
+        return Reserve.OK
+
+    async def hold(self, ticket_id: int, agent_id: int, channel: str) -> None:
+        await self.release(ticket_id)
+        await self.unqueue(ticket_id)
+        live = self.lives.setdefault(agent_id, AgentLive())
+        live.load[channel] = live.load.get(channel, 0) + 1
+        self.holders[ticket_id] = (agent_id, channel)
+
+    async def release(self, ticket_id: int) -> tuple[int, str] | None:
+        held = self.holders.pop(ticket_id, None)
+        if held is None:
+            return None
+        agent_id, channel = held
+        live = self.lives.get(agent_id)
+        if live is not None:
+            live.load[channel] = max(0, live.load.get(channel, 0) - 1)
+        return held
+
+    async def holder(self, ticket_id: int) -> int | None:
+        held = self.holders.get(ticket_id)
+        return None if held is None else held[0]
+
+    async def held_by(self, agent_id: int) -> list[tuple[int, str]]:
+        return [(t, ch) for t, (a, ch) in self.holders.items() if a == agent_id]
+
+    async def add_offer(self, offer: Offer) -> None:
+        self.offers[offer.id] = offer
+
+    async def take_offer(self, offer_id: str) -> Offer | None:
+        return self.offers.pop(offer_id, None)
+
+    async def offers_for(self, agent_id: int) -> list[Offer]:
+        return sorted(
+            (o for o in self.offers.values() if o.agent_id == agent_id), key=lambda o: o.expires_at
+        )
+
+    async def expired_offers(self, now: float) -> list[str]:
+        return [o.id for o in self.offers.values() if o.expires_at <= now]
+
+    async def exclude(self, ticket_id: int, agent_id: int) -> None:
+        self.exclusions.setdefault(ticket_id, set()).add(agent_id)
+
+    async def excluded(self, ticket_id: int) -> set[int]:
+        return set(self.exclusions.get(ticket_id, ()))
+
+    async def count_timeout(self, agent_id: int) -> int:
+        live = self.lives.setdefault(agent_id, AgentLive())
+        live.timeouts += 1
+        return live.timeouts
+
+    async def reset_timeouts(self, agent_id: int) -> None:
+        live = self.lives.get(agent_id)
+        if live is not None:
+            live.timeouts = 0
+
+    async def mark_idle(self, agent_id: int, now: float) -> None:
+        live = self.lives.get(agent_id)
+        if live is not None:
+            live.idle_since = now
