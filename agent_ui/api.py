@@ -7,9 +7,6 @@ Authentication is a bearer token (``switchboard token add``); ``openapi.json`` i
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,58 +15,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_ui.context import DESK, STAFF_KEY, staff_of
 from agent_ui.errors import ApiError
+from agent_ui.http import (
+    ApiRoute,
+    Handler,
+    dumps,
+    only_fields,
+    op,
+    read_json,
+    str_or_none,
+    text_field,
+)
 from agent_ui.openapi import build_document
+from agent_ui.routing_api import ROUTING_ROUTES
 from tickets import services, views
 from tickets import staff as staff_svc
 from tickets.contracts import Channel
 from tickets.events import AgentTyping, Event
 from tickets.models import Message, parse_number
 from tickets.services import TicketChanges
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-MAX_BODY = 256 * 1024
-
-
-@dataclass(frozen=True)
-class ApiRoute:
-    method: str
-    path: str
-    handler: Handler
-    operation: dict[str, Any]
-    public: bool = False
-
-
-async def read_json(request: web.Request) -> dict[str, Any]:
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise ApiError(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
-    raw = await request.read()
-    try:
-        body = json.loads(raw.decode("utf-8") or "null")
-    except (UnicodeDecodeError, ValueError) as err:
-        raise ApiError(400, "bad_json", f"the body is not valid JSON: {err}") from err
-    if not isinstance(body, dict):
-        raise ApiError(400, "bad_json", "the body must be a JSON object")
-    return body
-
-
-def _only(body: dict[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise ApiError(400, "unknown_field", f"unknown field(s): {', '.join(unknown)}")
-
-
-def _str_or_none(body: dict[str, Any], key: str) -> str | None:
-    value = body.get(key)
-    if value is not None and not isinstance(value, str):
-        raise ApiError(400, "invalid", f"{key} must be a string")
-    return value
-
-
-def _text(body: dict[str, Any]) -> str:
-    value = body.get("text")
-    if not isinstance(value, str):
-        raise ApiError(400, "invalid", "text must be a string")
-    return value
 
 
 async def list_tickets(request: web.Request) -> web.Response:
@@ -91,13 +54,13 @@ async def list_tickets(request: web.Request) -> web.Response:
             cursor=q.get("cursor") or None,
         )
     )
-    return web.json_response({"tickets": tickets, "next_cursor": cursor}, dumps=_dumps)
+    return web.json_response({"tickets": tickets, "next_cursor": cursor}, dumps=dumps)
 
 
 async def get_ticket(request: web.Request) -> web.Response:
     staff, number = staff_of(request), request.match_info["number"]
     data = await request.app[DESK].read(lambda s: views.ticket_detail(s, staff, number))
-    return web.json_response(data, dumps=_dumps)
+    return web.json_response(data, dumps=dumps)
 
 
 async def _message(session: AsyncSession, message_id: int) -> dict[str, Any]:
@@ -109,8 +72,8 @@ async def _message(session: AsyncSession, message_id: int) -> dict[str, Any]:
 async def post_reply(request: web.Request) -> web.Response:
     staff, number = staff_of(request), request.match_info["number"]
     body = await read_json(request)
-    _only(body, {"text", "channel"})
-    channel_name = _str_or_none(body, "channel")
+    only_fields(body, {"text", "channel"})
+    channel_name = str_or_none(body, "channel")
     try:
         channel = Channel(channel_name) if channel_name else None
     except ValueError as err:
@@ -119,45 +82,47 @@ async def post_reply(request: web.Request) -> web.Response:
     async def work(
         session: AsyncSession, now: datetime
     ) -> tuple[dict[str, Any], tuple[Event, ...]]:
-        written = await services.reply(session, staff, number, _text(body), now, channel=channel)
+        written = await services.reply(
+            session, staff, number, text_field(body), now, channel=channel
+        )
         assert written.message_id is not None
         return await _message(session, written.message_id), written.events
 
     data = await request.app[DESK].write(work)
-    return web.json_response(data, status=201, dumps=_dumps)
+    return web.json_response(data, status=201, dumps=dumps)
 
 
 async def post_note(request: web.Request) -> web.Response:
     staff, number = staff_of(request), request.match_info["number"]
     body = await read_json(request)
-    _only(body, {"text"})
+    only_fields(body, {"text"})
 
     async def work(
         session: AsyncSession, now: datetime
     ) -> tuple[dict[str, Any], tuple[Event, ...]]:
-        written = await services.add_note(session, staff, number, _text(body), now)
+        written = await services.add_note(session, staff, number, text_field(body), now)
         assert written.message_id is not None
         return await _message(session, written.message_id), written.events
 
     data = await request.app[DESK].write(work)
-    return web.json_response(data, status=201, dumps=_dumps)
+    return web.json_response(data, status=201, dumps=dumps)
 
 
 async def patch_ticket(request: web.Request) -> web.Response:
     staff, number = staff_of(request), request.match_info["number"]
     body = await read_json(request)
-    _only(body, {"status", "priority", "assignee", "queue", "tags"})
+    only_fields(body, {"status", "priority", "assignee", "queue", "tags"})
     tags = body.get("tags")
     if tags is not None and (
         not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)
     ):
         raise ApiError(400, "invalid", "tags must be a list of strings")
-    assignee = _str_or_none(body, "assignee")
+    assignee = str_or_none(body, "assignee")
     changes = TicketChanges(
-        status=_str_or_none(body, "status"),
-        priority=_str_or_none(body, "priority"),
+        status=str_or_none(body, "status"),
+        priority=str_or_none(body, "priority"),
         assignee="" if "assignee" in body and assignee is None else assignee,
-        queue=_str_or_none(body, "queue"),
+        queue=str_or_none(body, "queue"),
         tags=tags,
     )
 
@@ -169,7 +134,7 @@ async def patch_ticket(request: web.Request) -> web.Response:
     await desk.write(work)
     data = await desk.read(lambda s: views.ticket_detail(s, staff, number))
     data.pop("messages", None)
-    return web.json_response(data, dumps=_dumps)
+    return web.json_response(data, dumps=dumps)
 
 
 async def get_customer(request: web.Request) -> web.Response:
@@ -179,7 +144,7 @@ async def get_customer(request: web.Request) -> web.Response:
     except ValueError as err:
         raise ApiError(404, "not_found", "no such customer") from err
     data = await request.app[DESK].read(lambda s: views.customer_detail(s, staff, customer_id))
-    return web.json_response(data, dumps=_dumps)
+    return web.json_response(data, dumps=dumps)
 
 
 async def post_typing(request: web.Request) -> web.Response:
@@ -199,32 +164,17 @@ async def get_me(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(build_document(ROUTES), dumps=_dumps)
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False)
-
-
-def _op(
-    summary: str,
-    *,
-    ok: str = "200",
-    body: str | None = None,
-    params: tuple[str, ...] = (),
-    response: str | None = None,
-) -> dict[str, Any]:
-    return {"summary": summary, "ok": ok, "body": body, "params": params, "response": response}
+    return web.json_response(build_document(ROUTES), dumps=dumps)
 
 
 ROUTES: list[ApiRoute] = [
-    ApiRoute("GET", "/api/v1/openapi.json", openapi, _op("This document"), public=True),
-    ApiRoute("GET", "/api/v1/me", get_me, _op("The authenticated user", response="User")),
+    ApiRoute("GET", "/api/v1/openapi.json", openapi, op("This document"), public=True),
+    ApiRoute("GET", "/api/v1/me", get_me, op("The authenticated user", response="User")),
     ApiRoute(
         "GET",
         "/api/v1/tickets",
         list_tickets,
-        _op(
+        op(
             "List tickets visible to the caller, newest first",
             params=("status", "queue", "assignee", "q", "limit", "cursor"),
             response="TicketPage",
@@ -234,13 +184,13 @@ ROUTES: list[ApiRoute] = [
         "GET",
         "/api/v1/tickets/{number}",
         get_ticket,
-        _op("A ticket with its customer and messages (oldest first)", response="TicketDetail"),
+        op("A ticket with its customer and messages (oldest first)", response="TicketDetail"),
     ),
     ApiRoute(
         "PATCH",
         "/api/v1/tickets/{number}",
         patch_ticket,
-        _op(
+        op(
             "Change status, priority, assignee, queue or tags",
             body="TicketPatch",
             response="Ticket",
@@ -250,26 +200,27 @@ ROUTES: list[ApiRoute] = [
         "POST",
         "/api/v1/tickets/{number}/replies",
         post_reply,
-        _op("Answer the customer on their channel", ok="201", body="Reply", response="Message"),
+        op("Answer the customer on their channel", ok="201", body="Reply", response="Message"),
     ),
     ApiRoute(
         "POST",
         "/api/v1/tickets/{number}/notes",
         post_note,
-        _op("Add an internal note (never sent)", ok="201", body="Note", response="Message"),
+        op("Add an internal note (never sent)", ok="201", body="Note", response="Message"),
     ),
     ApiRoute(
         "POST",
         "/api/v1/tickets/{number}/typing",
         post_typing,
-        _op("Tell the customer an agent is typing", ok="204"),
+        op("Tell the customer an agent is typing", ok="204"),
     ),
     ApiRoute(
         "GET",
         "/api/v1/customers/{id}",
         get_customer,
-        _op("A customer with identities and tickets", response="Customer"),
+        op("A customer with identities and tickets", response="Customer"),
     ),
+    *ROUTING_ROUTES,
 ]
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from routing.engine import RoutingEngine
 from tickets.desk import Desk
 from tickets.staff import StaffUser
 
 DESK = web.AppKey("desk", Desk)
+ROUTING = web.AppKey("routing", RoutingEngine)
 STAFF_KEY = web.RequestKey("staff", StaffUser)
 
 

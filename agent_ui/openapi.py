@@ -159,6 +159,29 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "properties": {"text": STR, "channel": STR},
     },
+    "Presence": {
+        "type": "object",
+        "required": ["status"],
+        "additionalProperties": False,
+        "properties": {"status": {"enum": ["online", "away", "offline"]}},
+    },
+    "Offers": {
+        "type": "object",
+        "properties": {
+            "offers": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": STR,
+                        "ticket": STR,
+                        "channel": STR,
+                        "expires_at": {"type": "string", "format": "date-time"},
+                    },
+                },
+            }
+        },
+    },
     "Note": {
         "type": "object",
         "required": ["text"],

@@ -10,7 +10,7 @@ Nothing here is the record: ``RoutingEngine.rebuild`` refills it from the databa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 
@@ -36,7 +36,9 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 local sep = string.find(v, '|', 1, true)
 local key = ARGV[2] .. string.sub(v, 1, sep - 1)
 local field = 'load:' .. string.sub(v, sep + 1)
-if tonumber(redis.call('HGET', key, field) or '0') > 0 then redis.call('HINCRBY', key, field, -1) end
+if tonumber(redis.call('HGET', key, field) or '0') > 0 then
+  redis.call('HINCRBY', key, field, -1)
+end
 return v
 """
 
@@ -95,9 +97,23 @@ class RedisStore:
     def _item(self, ticket_id: int) -> str:
         return f"{self.p}:item:{ticket_id}"
 
+    async def claim_rebuild(self) -> bool:
+        if await self.redis.exists(f"{self.p}:built"):
+            return False
+        return bool(await self.redis.set(f"{self.p}:rebuilding", "1", nx=True, ex=60))
+
+    async def mark_built(self) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(f"{self.p}:built", "1")
+            pipe.delete(f"{self.p}:rebuilding")
+            await pipe.execute()
+
     async def clear(self) -> None:
         batch: list[Any] = []
+        lock = f"{self.p}:rebuilding".encode()
         async for key in self.redis.scan_iter(match=f"{self.p}:*", count=1000):
+            if key == lock:
+                continue
             batch.append(key)
             if len(batch) >= 500:
                 await self.redis.unlink(*batch)
@@ -106,10 +122,10 @@ class RedisStore:
             await self.redis.unlink(*batch)
 
     async def put_agent(self, info: AgentInfo) -> None:
-        fields: dict[str, Any] = {"info": info.to_json()}
+        fields: dict[str | bytes, str | int] = {"info": info.to_json()}
         fields.update({f"cap:{ch}": n for ch, n in info.capacity.items()})
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self._agent(info.id), mapping=fields)
+            pipe.hset(self._agent(info.id), mapping=cast(Any, fields))
             pipe.hsetnx(self._agent(info.id), "presence", "offline")
             pipe.sadd(f"{self.p}:agents", info.id)
             await pipe.execute()
@@ -185,7 +201,7 @@ class RedisStore:
             f"{self.p}:holders",
             self._item(item.ticket_id),
         ]
-        args = [_member(item.ticket_id), item.channel, agent_id, item.ticket_id]
+        args: list[str | int] = [_member(item.ticket_id), item.channel, agent_id, item.ticket_id]
         return int(await self._reserve(keys=keys, args=args))
 
     async def hold(self, ticket_id: int, agent_id: int, channel: str) -> None:

@@ -17,6 +17,11 @@ from routing.state import AgentInfo, AgentLive, Offer, Reserve, WorkItem
 
 
 class RoutingStore(Protocol):
+    async def claim_rebuild(self) -> bool:
+        """True when the state is missing (first start, or the store lost its data) and
+        this caller won the right to rebuild it."""
+
+    async def mark_built(self) -> None: ...
     async def clear(self) -> None: ...
     async def put_agent(self, info: AgentInfo) -> None: ...
     async def agent_infos(self) -> list[AgentInfo]: ...
@@ -62,9 +67,18 @@ class MemoryStore:
         self.holders: dict[int, tuple[int, str]] = {}
         self.offers: dict[str, Offer] = {}
         self.exclusions: dict[int, set[int]] = {}
+        self.built = False
+
+    async def claim_rebuild(self) -> bool:
+        return not self.built
+
+    async def mark_built(self) -> None:
+        self.built = True
 
     async def clear(self) -> None:
+        built = self.built
         self.__init__()  # type: ignore[misc]
+        self.built = built
 
     async def put_agent(self, info: AgentInfo) -> None:
         self.infos[info.id] = info

@@ -5,22 +5,27 @@ ordered and graceful (workers are cancelled and awaited; sockets closed)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import redis.asyncio as aioredis
 from aiohttp import web
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent_ui import DESK, api_routes, error_middleware
-from agent_ui.api import Handler, auth_middleware
+from agent_ui.api import auth_middleware
+from agent_ui.context import ROUTING
+from agent_ui.http import Handler
 from channels import SenderRegistry
 from channels.webchat import VisitorSigner, Webchat
+from routing.engine import RoutingEngine
+from routing.redis_store import RedisStore
 from routing.rules import QueueRules
+from routing.store import MemoryStore, RoutingStore
 from switchboard import db
 from switchboard.bus import EventBus, InProcessBus, RedisBus, redis_client
 from switchboard.charsets import install_cjk_aliases
@@ -51,6 +56,8 @@ class Runtime:
     senders: SenderRegistry
     webchat: Webchat
     dispatcher: OutboxDispatcher
+    routing: RoutingEngine
+    redis: aioredis.Redis | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -76,10 +83,12 @@ async def signing_key(sessions: db.SessionFactory, settings: Settings) -> bytes:
     return stored.encode()
 
 
-def make_bus(settings: Settings, redis_prefix: str = "switchboard") -> EventBus:
-    if settings.redis_url:
-        return RedisBus(redis_client(settings.redis_url), prefix=redis_prefix)
-    return InProcessBus()
+def make_bus(redis: aioredis.Redis | None, redis_prefix: str = "switchboard") -> EventBus:
+    return InProcessBus() if redis is None else RedisBus(redis, prefix=redis_prefix)
+
+
+def make_routing_store(redis: aioredis.Redis | None, redis_prefix: str) -> RoutingStore:
+    return MemoryStore() if redis is None else RedisStore(redis, prefix=f"{redis_prefix}:routing")
 
 
 async def build_runtime(
@@ -97,8 +106,11 @@ async def build_runtime(
                 "the database is not at the latest migration; run `switchboard db upgrade`"
             )
         sessions = db.session_factory(engine)
-        bus = make_bus(settings, redis_prefix)
-        desk = Desk(sessions, bus, clock, choose_queue=QueueRules())
+        redis = redis_client(settings.redis_url) if settings.redis_url else None
+        bus = make_bus(redis, redis_prefix)
+        rules = QueueRules()
+        desk = Desk(sessions, bus, clock, choose_queue=rules)
+        routing = RoutingEngine(make_routing_store(redis, redis_prefix), desk, rules=rules)
         metrics = Metrics()
         webchat = Webchat(
             desk,
@@ -119,13 +131,18 @@ async def build_runtime(
     bus.subscribe(webchat.on_event)
     bus.subscribe(metrics.on_event)
     bus.subscribe(dispatcher.on_event)
-    return Runtime(settings, engine, bus, desk, metrics, senders, webchat, dispatcher)
+    bus.consume("routing", routing.on_event)
+    return Runtime(
+        settings, engine, bus, desk, metrics, senders, webchat, dispatcher, routing, redis
+    )
 
 
 async def start_runtime(runtime: Runtime, *, workers: bool) -> None:
+    await runtime.routing.ensure_state()
     await runtime.bus.start()
     if workers:
         runtime.tasks.append(asyncio.create_task(runtime.dispatcher.run(), name="outbox"))
+        runtime.tasks.append(asyncio.create_task(runtime.routing.run(), name="routing"))
     log.info(
         "switchboard started: database=%s bus=%s workers=%s channels=%s",
         runtime.settings.backend,
@@ -136,18 +153,21 @@ async def start_runtime(runtime: Runtime, *, workers: bool) -> None:
 
 
 async def stop_runtime(runtime: Runtime) -> None:
+    # The loops also check a flag: redis-py can swallow a cancellation mid-command.
+    runtime.routing.stop()
+    runtime.dispatcher.stop()
     for task in runtime.tasks:
         task.cancel()
-    for task in runtime.tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    if runtime.tasks:
+        _done, lingering = await asyncio.wait(runtime.tasks, timeout=10.0)
+        for task in lingering:
+            log.warning("task %s did not stop in time", task.get_name())
     runtime.tasks.clear()
     await runtime.webchat.hub.close_all()
     await runtime.bus.stop()
     await runtime.desk.close()
-    redis = getattr(runtime.bus, "redis", None)
-    if redis is not None:
-        await redis.aclose()
+    if runtime.redis is not None:
+        await runtime.redis.aclose()
     await runtime.engine.dispose()
 
 
@@ -208,6 +228,7 @@ def create_app(
         runtime = await build_runtime(settings, clock=clock, redis_prefix=redis_prefix)
         app[RUNTIME] = runtime
         app[DESK] = runtime.desk
+        app[ROUTING] = runtime.routing
         metrics_holder.append(runtime.metrics)
         await start_runtime(runtime, workers=settings.run_workers if workers is None else workers)
         yield

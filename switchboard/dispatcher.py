@@ -43,13 +43,19 @@ class OutboxDispatcher:
         self.poll_s = poll_s
         self._wake = asyncio.Event()
         self._limit = asyncio.Semaphore(concurrency)
+        self._running = False
 
     async def on_event(self, event: Event) -> None:
         if isinstance(event, OutboxQueued):
             self._wake.set()
 
+    def stop(self) -> None:
+        self._running = False
+        self._wake.set()
+
     async def run(self) -> None:
-        while True:
+        self._running = True
+        while self._running:
             try:
                 sent = await self.run_once()
             except asyncio.CancelledError:

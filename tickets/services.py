@@ -18,7 +18,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickets import audit
-from tickets.contracts import Channel, DeliveryStatus, Direction, Priority, TicketStatus
+from tickets.contracts import Actor, Channel, DeliveryStatus, Direction, Priority, TicketStatus
 from tickets.errors import Forbidden, Invalid, NotFound
 from tickets.events import (
     CustomersMerged,
@@ -338,3 +338,46 @@ async def merge_customers(
     )
     await audit.record(session, staff.actor, "customer.merged", now, kept=keep_id, merged=merge_id)
     return Written(0, None, (CustomersMerged(keep_id, merge_id),))
+
+
+async def assign(
+    session: AsyncSession,
+    ticket_id: int,
+    agent_id: int | None,
+    actor: Actor,
+    now: datetime,
+    *,
+    reason: str,
+    queue_id: int | None = None,
+) -> Written:
+    """Routing's own assignment (and un-assignment, and moves): no permission check, the
+    caller is the routing engine or an already-authorized supervisor action. ``reason``
+    ("sticky", "least-occupied", "overflow", "offline", ...) goes to the audit log."""
+    ticket = await session.get(Ticket, ticket_id, with_for_update=True)
+    if ticket is None:
+        raise NotFound(f"no ticket {ticket_id}")
+    values: dict[str, object] = {}
+    events: list[Event] = []
+    email = None
+    if agent_id is not None:
+        email = (await session.execute(select(User.email).where(User.id == agent_id))).scalar()
+    if agent_id != ticket.assignee_id:
+        values["assignee_id"] = agent_id
+        events.append(TicketAssigned(ticket.id, ticket.number, agent_id, email, reason))
+    if queue_id is not None and queue_id != ticket.queue_id:
+        values["queue_id"] = queue_id
+    if not values:
+        return Written(ticket.id, None, ())
+    values["updated_at"] = now
+    await session.execute(update(Ticket).where(Ticket.id == ticket.id).values(**values))
+    await audit.record(
+        session,
+        actor,
+        "ticket.routed",
+        now,
+        ticket.id,
+        reason=reason,
+        assignee=email,
+        queue_id=values.get("queue_id"),
+    )
+    return Written(ticket.id, None, tuple(events))
