@@ -262,12 +262,18 @@ class RoutingEngine:
         if not pool and not overflow_pool:
             return 0
         live = await self.store.live([*pool, *overflow_pool])
+        everyone = {**pool, **overflow_pool}
+        room = _room_by_channel(live, everyone)
+        if not room:
+            return 0
         made = 0
         now = self.now()
-        for item in await self.store.waiting(queue_id):
-            if not _any_room(live, {**pool, **overflow_pool}, item.channel):
-                if not _any_room_at_all(live, {**pool, **overflow_pool}):
-                    break
+        for item in await self.store.waiting(
+            queue_id, limit=min(1000, max(50, 4 * sum(room.values())))
+        ):
+            if not room:
+                break
+            if item.channel not in room:
                 continue
             overflowing = bool(
                 queue
@@ -291,6 +297,9 @@ class RoutingEngine:
                     live[decision.agent_id].load[item.channel] = (
                         live[decision.agent_id].load.get(item.channel, 0) + 1
                     )
+                    room[item.channel] -= 1
+                    if room[item.channel] <= 0:
+                        del room[item.channel]
                     await self._deliver(item, decision, queue)
                     made += 1
                     break
@@ -547,21 +556,17 @@ def _eligible(agent: AgentInfo, live: AgentLive, item: WorkItem) -> bool:
     return all(agent.skills.get(skill, 0) >= 1 for skill in item.required_skills)
 
 
-def _any_room(live: dict[int, AgentLive], agents: dict[int, AgentInfo], channel: str) -> bool:
-    return any(
-        s.presence == "online" and s.load.get(channel, 0) < agents[a].capacity.get(channel, 0)
-        for a, s in live.items()
-        if a in agents
-    )
-
-
-def _any_room_at_all(live: dict[int, AgentLive], agents: dict[int, AgentInfo]) -> bool:
-    return any(
-        s.presence == "online"
-        and any(s.load.get(ch, 0) < n for ch, n in agents[a].capacity.items())
-        for a, s in live.items()
-        if a in agents
-    )
+def _room_by_channel(live: dict[int, AgentLive], agents: dict[int, AgentInfo]) -> dict[str, int]:
+    """Free places per channel among online agents (only channels with some room)."""
+    room: dict[str, int] = {}
+    for agent_id, state in live.items():
+        if agent_id not in agents or state.presence != "online":
+            continue
+        for channel, capacity in agents[agent_id].capacity.items():
+            free = capacity - state.load.get(channel, 0)
+            if free > 0:
+                room[channel] = room.get(channel, 0) + free
+    return room
 
 
 def _due(sla: dict[str, object]) -> float | None:

@@ -60,6 +60,19 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return v
 """
 
+ENQUEUE = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+local previous = redis.call('GET', KEYS[2])
+if previous then
+  local old_queue = cjson.decode(previous)['queue_id']
+  redis.call('ZREM', ARGV[5] .. old_queue, ARGV[2])
+end
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
+redis.call('SADD', KEYS[4], ARGV[6])
+return 1
+"""
+
 SET_PRESENCE = """
 local old = redis.call('HGET', KEYS[1], 'presence') or 'offline'
 redis.call('HSET', KEYS[1], 'presence', ARGV[1])
@@ -87,6 +100,7 @@ class RedisStore:
         self._hold = client.register_script(HOLD)
         self._take_offer = client.register_script(TAKE_OFFER)
         self._set_presence = client.register_script(SET_PRESENCE)
+        self._enqueue = client.register_script(ENQUEUE)
 
     def _agent(self, agent_id: int) -> str:
         return f"{self.p}:agent:{agent_id}"
@@ -159,17 +173,22 @@ class RedisStore:
     async def set_presence(self, agent_id: int, presence: str, now: float) -> str:
         return _text(await self._set_presence(keys=[self._agent(agent_id)], args=[presence, now]))
 
-    async def enqueue(self, item: WorkItem) -> None:
-        previous = await self.redis.get(self._item(item.ticket_id))
-        async with self.redis.pipeline(transaction=True) as pipe:
-            if previous:
-                pipe.zrem(
-                    self._waiting(WorkItem.from_json(previous).queue_id), _member(item.ticket_id)
-                )
-            pipe.set(self._item(item.ticket_id), item.to_json())
-            pipe.zadd(self._waiting(item.queue_id), {_member(item.ticket_id): item.score})
-            pipe.sadd(f"{self.p}:queues", item.queue_id)
-            await pipe.execute()
+    async def enqueue(self, item: WorkItem) -> bool:
+        keys = [
+            f"{self.p}:holders",
+            self._item(item.ticket_id),
+            self._waiting(item.queue_id),
+            f"{self.p}:queues",
+        ]
+        args: list[str | int | float] = [
+            item.ticket_id,
+            _member(item.ticket_id),
+            item.to_json(),
+            item.score,
+            f"{self.p}:waiting:",
+            item.queue_id,
+        ]
+        return bool(await self._enqueue(keys=keys, args=args))
 
     async def waiting(self, queue_id: int, limit: int = 1000) -> list[WorkItem]:
         members = await self.redis.zrange(self._waiting(queue_id), 0, limit - 1)

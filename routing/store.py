@@ -29,7 +29,10 @@ class RoutingStore(Protocol):
     async def set_presence(self, agent_id: int, presence: str, now: float) -> str:
         """Sets presence; returns the previous one."""
 
-    async def enqueue(self, item: WorkItem) -> None: ...
+    async def enqueue(self, item: WorkItem) -> bool:
+        """Puts the item in its queue (moving it if it waited elsewhere); refuses (False)
+        a ticket an agent holds, so a late or repeated event cannot hand it out twice."""
+
     async def waiting(self, queue_id: int, limit: int = 1000) -> list[WorkItem]: ...
     async def waiting_counts(self) -> dict[int, int]: ...
     async def unqueue(self, ticket_id: int) -> WorkItem | None: ...
@@ -105,12 +108,15 @@ class MemoryStore:
             live.timeouts = 0
         return old
 
-    async def enqueue(self, item: WorkItem) -> None:
+    async def enqueue(self, item: WorkItem) -> bool:
+        if item.ticket_id in self.holders:
+            return False
         previous = self.items.get(item.ticket_id)
         if previous is not None:
             self.queues.get(previous.queue_id, {}).pop(item.ticket_id, None)
         self.items[item.ticket_id] = item
         self.queues.setdefault(item.queue_id, {})[item.ticket_id] = item.score
+        return True
 
     async def waiting(self, queue_id: int, limit: int = 1000) -> list[WorkItem]:
         scores = self.queues.get(queue_id, {})
