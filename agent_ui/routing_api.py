@@ -85,17 +85,16 @@ async def post_reject(request: web.Request) -> web.Response:
 async def get_queues(request: web.Request) -> web.Response:
     _supervisor(staff_of(request))
     engine = request.app[ROUTING]
-    live, counts, heads = await engine.snapshot()
+    live, depth, oldest = await engine.snapshot()
     now = engine.now()
     out = []
     for queue in sorted(engine.queues.values(), key=lambda q: (q.position, q.name)):
         members = [a for a in engine.agents.values() if queue.id in a.queues]
-        head = heads.get(queue.id) or []
         out.append(
             {
                 "name": queue.name,
-                "depth": counts.get(queue.id, 0),
-                "oldest_wait_s": round(now - head[0].arrived_at, 1) if head else 0,
+                "depth": depth.get(queue.id, 0),
+                "oldest_wait_s": round(now - oldest[queue.id], 1) if queue.id in oldest else 0,
                 "agents_online": sum(
                     1 for a in members if live.get(a.id) and live[a.id].presence == "online"
                 ),
@@ -108,7 +107,7 @@ async def get_queues(request: web.Request) -> web.Response:
 async def get_agents(request: web.Request) -> web.Response:
     _supervisor(staff_of(request))
     engine = request.app[ROUTING]
-    live, _counts, _heads = await engine.snapshot()
+    live, _depth, _oldest = await engine.snapshot()
     names = {q.id: q.name for q in engine.queues.values()}
     out = []
     for agent in sorted(engine.agents.values(), key=lambda a: a.email):

@@ -177,7 +177,7 @@ class RoutingEngine:
         )
         await self.store.enqueue(self._item(facts, sticky, front=front))
         await self.desk.publisher.publish([QueueChanged(facts.queue_id)])
-        await self.route([facts.queue_id])
+        await self.route([facts.queue_id], facts.channel)
 
     def _item(self, t: TicketFacts, sticky: int | None, *, front: bool = False) -> WorkItem:
         queue = self.queues.get(t.queue_id or 0)
@@ -230,19 +230,25 @@ class RoutingEngine:
 
     # -- the assignment pass ----------------------------------------------------------
 
-    async def route(self, queue_ids: Iterable[int] | None = None) -> int:
-        """Offers or assigns waiting work to agents with room; returns how many."""
+    async def route(
+        self, queue_ids: Iterable[int] | None = None, channel: str | None = None
+    ) -> int:
+        """Offers or assigns waiting work to agents with room; returns how many. Without
+        arguments every queue and channel with waiting work is served (the tick)."""
         async with self._route_lock:
-            counts = await self.store.waiting_counts()
-            wanted = (
-                set(counts)
-                if queue_ids is None
-                else set(queue_ids) | self._overflowing_into(queue_ids)
-            )
+            if queue_ids is None:
+                lanes = sorted(await self.store.waiting_counts())
+            else:
+                wanted = set(queue_ids) | self._overflowing_into(queue_ids)
+                channels = [channel] if channel else sorted(self._channels())
+                lanes = [(q, ch) for q in sorted(wanted) for ch in channels]
             made = 0
-            for queue_id in sorted(wanted & set(counts)):
-                made += await self._route_queue(queue_id)
+            for queue_id, lane_channel in lanes:
+                made += await self._route_lane(queue_id, lane_channel)
             return made
+
+    def _channels(self) -> set[str]:
+        return {ch for a in self.agents.values() for ch in a.capacity}
 
     def _overflowing_into(self, queue_ids: Iterable[int]) -> set[int]:
         targets = set(queue_ids)
@@ -251,42 +257,45 @@ class RoutingEngine:
     def _members(self, queue_id: int) -> list[AgentInfo]:
         return [a for a in self.agents.values() if queue_id in a.queues]
 
-    async def _route_queue(self, queue_id: int) -> int:
+    async def _route_lane(self, queue_id: int, channel: str) -> int:
+        """One queue's waiting work on one channel, against agents with room there."""
         queue = self.queues.get(queue_id)
-        pool = {a.id: a for a in self._members(queue_id)}
+        roomy = await self.store.with_room(channel)
+        if not roomy:
+            return 0
+        pool = {a.id: a for a in self._members(queue_id) if a.id in roomy}
         overflow_pool: dict[int, AgentInfo] = {}
         if queue and queue.overflow_queue_id is not None:
             overflow_pool = {
-                a.id: a for a in self._members(queue.overflow_queue_id) if a.id not in pool
+                a.id: a
+                for a in self._members(queue.overflow_queue_id)
+                if a.id in roomy and a.id not in pool
             }
-        if not pool and not overflow_pool:
-            return 0
-        live = await self.store.live([*pool, *overflow_pool])
         everyone = {**pool, **overflow_pool}
-        room = _room_by_channel(live, everyone)
-        if not room:
+        if not everyone:
             return 0
+        live = await self.store.live(list(everyone))
+        room = sum(
+            max(0, everyone[a].capacity.get(channel, 0) - s.load.get(channel, 0))
+            for a, s in live.items()
+            if s.presence == "online"
+        )
         made = 0
         now = self.now()
-        for item in await self.store.waiting(
-            queue_id, limit=min(1000, max(50, 4 * sum(room.values())))
+        limit = min(1000, max(20, 4 * room))
+        for item in (
+            await self.store.waiting(queue_id, limit=limit, channel=channel) if room > 0 else []
         ):
-            if not room:
+            if room <= 0:
                 break
-            if item.channel not in room:
-                continue
             overflowing = bool(
                 queue
                 and queue.overflow_after_s is not None
                 and now - item.arrived_at >= queue.overflow_after_s
             )
-            candidates = dict(pool)
-            if overflowing:
-                candidates.update(overflow_pool)
+            candidates = everyone if overflowing else pool
             excluded = (
-                await self.store.excluded(item.ticket_id)
-                if item.channel in LIVE_CHANNELS
-                else set()
+                await self.store.excluded(item.ticket_id) if channel in LIVE_CHANNELS else set()
             )
             while True:
                 decision = self._choose(item, candidates, live, excluded, pool)
@@ -294,12 +303,9 @@ class RoutingEngine:
                     break
                 outcome = await self.store.reserve(item, decision.agent_id)
                 if outcome == Reserve.OK:
-                    live[decision.agent_id].load[item.channel] = (
-                        live[decision.agent_id].load.get(item.channel, 0) + 1
-                    )
-                    room[item.channel] -= 1
-                    if room[item.channel] <= 0:
-                        del room[item.channel]
+                    state = live[decision.agent_id]
+                    state.load[channel] = state.load.get(channel, 0) + 1
+                    room -= 1
                     await self._deliver(item, decision, queue)
                     made += 1
                     break
@@ -536,14 +542,18 @@ class RoutingEngine:
                 log.exception("routing tick failed")
             await asyncio.sleep(self.tick_s)
 
-    async def snapshot(
-        self,
-    ) -> tuple[dict[int, AgentLive], dict[int, int], dict[int, list[WorkItem]]]:
-        """Live state for the supervisor views: agents, queue depths, oldest waiting."""
+    async def snapshot(self) -> tuple[dict[int, AgentLive], dict[int, int], dict[int, float]]:
+        """Live state for the supervisor views: agents, queue depths, oldest arrival."""
         live = await self.store.live(list(self.agents))
-        counts = await self.store.waiting_counts()
-        heads = {q: await self.store.waiting(q, limit=1) for q in counts}
-        return live, counts, heads
+        depth: dict[int, int] = {}
+        oldest: dict[int, float] = {}
+        for (queue_id, _channel), count in (await self.store.waiting_counts()).items():
+            depth[queue_id] = depth.get(queue_id, 0) + count
+        for queue_id in depth:
+            items = await self.store.waiting(queue_id, limit=1000)
+            if items:
+                oldest[queue_id] = min(i.arrived_at for i in items)
+        return live, depth, oldest
 
 
 def _eligible(agent: AgentInfo, live: AgentLive, item: WorkItem) -> bool:
@@ -554,19 +564,6 @@ def _eligible(agent: AgentInfo, live: AgentLive, item: WorkItem) -> bool:
     if item.language and item.language not in agent.languages:
         return False
     return all(agent.skills.get(skill, 0) >= 1 for skill in item.required_skills)
-
-
-def _room_by_channel(live: dict[int, AgentLive], agents: dict[int, AgentInfo]) -> dict[str, int]:
-    """Free places per channel among online agents (only channels with some room)."""
-    room: dict[str, int] = {}
-    for agent_id, state in live.items():
-        if agent_id not in agents or state.presence != "online":
-            continue
-        for channel, capacity in agents[agent_id].capacity.items():
-            free = capacity - state.load.get(channel, 0)
-            if free > 0:
-                room[channel] = room.get(channel, 0) + free
-    return room
 
 
 def _due(sla: dict[str, object]) -> float | None:

@@ -16,7 +16,30 @@ import redis.asyncio as aioredis
 
 from routing.state import AgentInfo, AgentLive, Offer, WorkItem
 
-RESERVE = """
+# ARGV conventions: P = the key prefix ending in ":" where a script builds keys itself.
+_ROOM = """
+local function refresh_room(prefix, agent)
+  local key = prefix .. 'agent:' .. agent
+  local fields = redis.call('HGETALL', key)
+  local h = {}
+  for i = 1, #fields, 2 do h[fields[i]] = fields[i + 1] end
+  for field, cap in pairs(h) do
+    if string.sub(field, 1, 4) == 'cap:' then
+      local channel = string.sub(field, 5)
+      local load = tonumber(h['load:' .. channel] or '0')
+      if h['presence'] == 'online' and load < tonumber(cap) then
+        redis.call('SADD', prefix .. 'room:' .. channel, agent)
+      else
+        redis.call('SREM', prefix .. 'room:' .. channel, agent)
+      end
+    end
+  end
+end
+"""
+
+RESERVE = (
+    _ROOM
+    + """
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) == false then return -1 end
 if redis.call('HGET', KEYS[2], 'presence') ~= 'online' then return -2 end
 local load = tonumber(redis.call('HGET', KEYS[2], 'load:' .. ARGV[2]) or '0')
@@ -26,28 +49,42 @@ redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[4])
 redis.call('HINCRBY', KEYS[2], 'load:' .. ARGV[2], 1)
 redis.call('HSET', KEYS[3], ARGV[4], ARGV[3] .. '|' .. ARGV[2])
+refresh_room(ARGV[5], ARGV[3])
 return 1
 """
+)
 
-RELEASE = """
+_RELEASE_BODY = """
 local v = redis.call('HGET', KEYS[1], ARGV[1])
-if not v then return false end
-redis.call('HDEL', KEYS[1], ARGV[1])
-local sep = string.find(v, '|', 1, true)
-local key = ARGV[2] .. string.sub(v, 1, sep - 1)
-local field = 'load:' .. string.sub(v, sep + 1)
-if tonumber(redis.call('HGET', key, field) or '0') > 0 then
-  redis.call('HINCRBY', key, field, -1)
+if v then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  local sep = string.find(v, '|', 1, true)
+  local agent = string.sub(v, 1, sep - 1)
+  local key = ARGV[2] .. 'agent:' .. agent
+  local field = 'load:' .. string.sub(v, sep + 1)
+  if tonumber(redis.call('HGET', key, field) or '0') > 0 then
+    redis.call('HINCRBY', key, field, -1)
+  end
+  refresh_room(ARGV[2], agent)
 end
-return v
 """
 
-HOLD = (
-    RELEASE.replace("return v\n", "").replace("if not v then return false end", "if v then")
+RELEASE = (
+    _ROOM
+    + _RELEASE_BODY
     + """
-end
-redis.call('HINCRBY', ARGV[2] .. ARGV[3], 'load:' .. ARGV[4], 1)
+if v then return v end
+return false
+"""
+)
+
+HOLD = (
+    _ROOM
+    + _RELEASE_BODY
+    + """
+redis.call('HINCRBY', ARGV[2] .. 'agent:' .. ARGV[3], 'load:' .. ARGV[4], 1)
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3] .. '|' .. ARGV[4])
+refresh_room(ARGV[2], ARGV[3])
 return 1
 """
 )
@@ -64,8 +101,8 @@ ENQUEUE = """
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
 local previous = redis.call('GET', KEYS[2])
 if previous then
-  local old_queue = cjson.decode(previous)['queue_id']
-  redis.call('ZREM', ARGV[5] .. old_queue, ARGV[2])
+  local old = cjson.decode(previous)
+  redis.call('ZREM', ARGV[5] .. 'waiting:' .. old['queue_id'] .. ':' .. old['channel'], ARGV[2])
 end
 redis.call('SET', KEYS[2], ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
@@ -73,14 +110,26 @@ redis.call('SADD', KEYS[4], ARGV[6])
 return 1
 """
 
-SET_PRESENCE = """
+SET_PRESENCE = (
+    _ROOM
+    + """
 local old = redis.call('HGET', KEYS[1], 'presence') or 'offline'
 redis.call('HSET', KEYS[1], 'presence', ARGV[1])
 if ARGV[1] == 'online' and old ~= 'online' then
   redis.call('HSET', KEYS[1], 'idle', ARGV[2], 'timeouts', 0)
 end
+refresh_room(ARGV[3], ARGV[4])
 return old
 """
+)
+
+REFRESH = (
+    _ROOM
+    + """
+refresh_room(ARGV[1], ARGV[2])
+return 1
+"""
+)
 
 
 def _member(ticket_id: int) -> str:
@@ -101,12 +150,13 @@ class RedisStore:
         self._take_offer = client.register_script(TAKE_OFFER)
         self._set_presence = client.register_script(SET_PRESENCE)
         self._enqueue = client.register_script(ENQUEUE)
+        self._refresh = client.register_script(REFRESH)
 
     def _agent(self, agent_id: int) -> str:
         return f"{self.p}:agent:{agent_id}"
 
-    def _waiting(self, queue_id: int) -> str:
-        return f"{self.p}:waiting:{queue_id}"
+    def _waiting(self, queue_id: int, channel: str) -> str:
+        return f"{self.p}:waiting:{queue_id}:{channel}"
 
     def _item(self, ticket_id: int) -> str:
         return f"{self.p}:item:{ticket_id}"
@@ -143,6 +193,7 @@ class RedisStore:
             pipe.hsetnx(self._agent(info.id), "presence", "offline")
             pipe.sadd(f"{self.p}:agents", info.id)
             await pipe.execute()
+        await self._refresh(keys=[], args=[f"{self.p}:", info.id])
 
     async def agent_infos(self) -> list[AgentInfo]:
         ids = [int(_text(i)) for i in await self.redis.smembers(f"{self.p}:agents")]
@@ -171,13 +222,16 @@ class RedisStore:
         return out
 
     async def set_presence(self, agent_id: int, presence: str, now: float) -> str:
-        return _text(await self._set_presence(keys=[self._agent(agent_id)], args=[presence, now]))
+        raw = await self._set_presence(
+            keys=[self._agent(agent_id)], args=[presence, now, f"{self.p}:", agent_id]
+        )
+        return _text(raw)
 
     async def enqueue(self, item: WorkItem) -> bool:
         keys = [
             f"{self.p}:holders",
             self._item(item.ticket_id),
-            self._waiting(item.queue_id),
+            self._waiting(item.queue_id, item.channel),
             f"{self.p}:queues",
         ]
         args: list[str | int | float] = [
@@ -185,52 +239,83 @@ class RedisStore:
             _member(item.ticket_id),
             item.to_json(),
             item.score,
-            f"{self.p}:waiting:",
-            item.queue_id,
+            f"{self.p}:",
+            f"{item.queue_id}:{item.channel}",
         ]
         return bool(await self._enqueue(keys=keys, args=args))
 
-    async def waiting(self, queue_id: int, limit: int = 1000) -> list[WorkItem]:
-        members = await self.redis.zrange(self._waiting(queue_id), 0, limit - 1)
+    async def _lanes(self) -> list[tuple[int, str]]:
+        lanes = []
+        for raw in await self.redis.smembers(f"{self.p}:queues"):
+            queue, _, channel = _text(raw).partition(":")
+            lanes.append((int(queue), channel))
+        return lanes
+
+    async def waiting(
+        self, queue_id: int, limit: int = 1000, channel: str | None = None
+    ) -> list[WorkItem]:
+        if channel is not None:
+            members = [
+                _text(m)
+                for m in await self.redis.zrange(self._waiting(queue_id, channel), 0, limit - 1)
+            ]
+        else:
+            scored: list[tuple[float, str]] = []
+            for q, ch in await self._lanes():
+                if q == queue_id:
+                    rows: list[Any] = await self.redis.zrange(
+                        self._waiting(q, ch), 0, limit - 1, withscores=True
+                    )
+                    scored.extend((float(row[1]), _text(row[0])) for row in rows)
+            members = [m for _, m in sorted(scored)[:limit]]
         if not members:
             return []
-        raw = await self.redis.mget([self._item(int(_text(m))) for m in members])
+        raw = await self.redis.mget([self._item(int(m)) for m in members])
         return [WorkItem.from_json(r) for r in raw if r]
 
-    async def waiting_counts(self) -> dict[int, int]:
-        queue_ids = [int(_text(q)) for q in await self.redis.smembers(f"{self.p}:queues")]
+    async def waiting_counts(self) -> dict[tuple[int, str], int]:
+        lanes = await self._lanes()
         async with self.redis.pipeline(transaction=False) as pipe:
-            for queue_id in queue_ids:
-                pipe.zcard(self._waiting(queue_id))
+            for queue_id, channel in lanes:
+                pipe.zcard(self._waiting(queue_id, channel))
             counts = await pipe.execute()
-        return {q: int(n) for q, n in zip(queue_ids, counts, strict=True) if n}
+        return {lane: int(n) for lane, n in zip(lanes, counts, strict=True) if n}
+
+    async def with_room(self, channel: str) -> set[int]:
+        return {int(_text(a)) for a in await self.redis.smembers(f"{self.p}:room:{channel}")}
 
     async def unqueue(self, ticket_id: int) -> WorkItem | None:
         raw = await self.redis.getdel(self._item(ticket_id))
         if not raw:
             return None
         item = WorkItem.from_json(raw)
-        await self.redis.zrem(self._waiting(item.queue_id), _member(ticket_id))
+        await self.redis.zrem(self._waiting(item.queue_id, item.channel), _member(ticket_id))
         return item
 
     async def reserve(self, item: WorkItem, agent_id: int) -> int:
         keys = [
-            self._waiting(item.queue_id),
+            self._waiting(item.queue_id, item.channel),
             self._agent(agent_id),
             f"{self.p}:holders",
             self._item(item.ticket_id),
         ]
-        args: list[str | int] = [_member(item.ticket_id), item.channel, agent_id, item.ticket_id]
+        args: list[str | int] = [
+            _member(item.ticket_id),
+            item.channel,
+            agent_id,
+            item.ticket_id,
+            f"{self.p}:",
+        ]
         return int(await self._reserve(keys=keys, args=args))
 
     async def hold(self, ticket_id: int, agent_id: int, channel: str) -> None:
         await self.unqueue(ticket_id)
         await self._hold(
-            keys=[f"{self.p}:holders"], args=[ticket_id, f"{self.p}:agent:", agent_id, channel]
+            keys=[f"{self.p}:holders"], args=[ticket_id, f"{self.p}:", agent_id, channel]
         )
 
     async def release(self, ticket_id: int) -> tuple[int, str] | None:
-        raw = await self._release(keys=[f"{self.p}:holders"], args=[ticket_id, f"{self.p}:agent:"])
+        raw = await self._release(keys=[f"{self.p}:holders"], args=[ticket_id, f"{self.p}:"])
         if not raw:
             return None
         agent, _, channel = _text(raw).partition("|")

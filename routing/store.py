@@ -33,8 +33,18 @@ class RoutingStore(Protocol):
         """Puts the item in its queue (moving it if it waited elsewhere); refuses (False)
         a ticket an agent holds, so a late or repeated event cannot hand it out twice."""
 
-    async def waiting(self, queue_id: int, limit: int = 1000) -> list[WorkItem]: ...
-    async def waiting_counts(self) -> dict[int, int]: ...
+    async def waiting(
+        self, queue_id: int, limit: int = 1000, channel: str | None = None
+    ) -> list[WorkItem]:
+        """Waiting work of a queue in order (of one channel, or of all merged)."""
+
+    async def waiting_counts(self) -> dict[tuple[int, str], int]:
+        """How much waits per (queue, channel)."""
+
+    async def with_room(self, channel: str) -> set[int]:
+        """Online agents with a free place on the channel (an index kept by the store,
+        so a pass with no room anywhere costs one call)."""
+
     async def unqueue(self, ticket_id: int) -> WorkItem | None: ...
     async def reserve(self, item: WorkItem, agent_id: int) -> int:
         """Atomically: the item is still waiting, the agent online with room on the
@@ -66,7 +76,7 @@ class MemoryStore:
         self.infos: dict[int, AgentInfo] = {}
         self.lives: dict[int, AgentLive] = {}
         self.items: dict[int, WorkItem] = {}
-        self.queues: dict[int, dict[int, float]] = {}
+        self.queues: dict[tuple[int, str], dict[int, float]] = {}
         self.holders: dict[int, tuple[int, str]] = {}
         self.offers: dict[str, Offer] = {}
         self.exclusions: dict[int, set[int]] = {}
@@ -111,30 +121,44 @@ class MemoryStore:
     async def enqueue(self, item: WorkItem) -> bool:
         if item.ticket_id in self.holders:
             return False
-        previous = self.items.get(item.ticket_id)
-        if previous is not None:
-            self.queues.get(previous.queue_id, {}).pop(item.ticket_id, None)
+        await self.unqueue(item.ticket_id)
         self.items[item.ticket_id] = item
-        self.queues.setdefault(item.queue_id, {})[item.ticket_id] = item.score
+        self.queues.setdefault((item.queue_id, item.channel), {})[item.ticket_id] = item.score
         return True
 
-    async def waiting(self, queue_id: int, limit: int = 1000) -> list[WorkItem]:
-        scores = self.queues.get(queue_id, {})
+    async def waiting(
+        self, queue_id: int, limit: int = 1000, channel: str | None = None
+    ) -> list[WorkItem]:
+        scores: dict[int, float] = {}
+        for (q, ch), members in self.queues.items():
+            if q == queue_id and (channel is None or ch == channel):
+                scores.update(members)
         ordered = sorted(scores.items(), key=lambda kv: (kv[1], kv[0]))[:limit]
         return [self.items[t] for t, _ in ordered]
 
-    async def waiting_counts(self) -> dict[int, int]:
-        return {q: len(items) for q, items in self.queues.items() if items}
+    async def waiting_counts(self) -> dict[tuple[int, str], int]:
+        return {key: len(items) for key, items in self.queues.items() if items}
+
+    async def with_room(self, channel: str) -> set[int]:
+        return {
+            a
+            for a, live in self.lives.items()
+            if live.presence == "online"
+            and a in self.infos
+            and live.load.get(channel, 0) < self.infos[a].capacity.get(channel, 0)
+        }
 
     async def unqueue(self, ticket_id: int) -> WorkItem | None:
         item = self.items.pop(ticket_id, None)
         if item is not None:
-            self.queues.get(item.queue_id, {}).pop(ticket_id, None)
+            self.queues.get((item.queue_id, item.channel), {}).pop(ticket_id, None)
         return item
 
     async def reserve(self, item: WorkItem, agent_id: int) -> int:
         current = self.items.get(item.ticket_id)
-        if current is None or item.ticket_id not in self.queues.get(current.queue_id, {}):
+        if current is None or item.ticket_id not in self.queues.get(
+            (current.queue_id, current.channel), {}
+        ):
             return Reserve.GONE
         live = self.lives.get(agent_id)
         info = self.infos.get(agent_id)

@@ -24,7 +24,7 @@ from tickets.desk import Desk
 from tickets.events import TicketCreated
 from tickets.models import AuditEntry, Customer, Queue, QueueMember, Ticket, User
 
-AGENTS, TICKETS, ENGINES = 20, 500, 4
+AGENTS, TICKETS, ENGINES = 200, 5000, 4
 
 
 async def test_four_engines_share_the_work_exactly_once(pg_url: str, redis_prefix: str) -> None:

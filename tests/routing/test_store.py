@@ -38,7 +38,7 @@ async def test_waiting_is_ordered_by_priority_then_due_then_arrival(store: Routi
     await store.enqueue(item(5, "low", due=1, at=1))
     await store.enqueue(item(6, "normal", None, at=5))
     assert [i.ticket_id for i in await store.waiting(1)] == [3, 4, 2, 6, 1, 5]
-    assert await store.waiting_counts() == {1: 6}
+    assert await store.waiting_counts() == {(1, "webchat"): 6}
     front = WorkItem(7, 1, "webchat", "normal", 999, None, front=True)
     await store.enqueue(front)
     assert [i.ticket_id for i in await store.waiting(1)][:2] == [3, 7]
