@@ -198,9 +198,9 @@ class RoutingEngine:
     async def _free(self, ticket_id: int) -> None:
         await self.store.unqueue(ticket_id)
         held = await self.store.release(ticket_id)
-        if held is not None:
+        if held is not None and held[0] in self.agents:
             await self.store.mark_idle(held[0], self.now())
-            await self.route(self.agents[held[0]].queues if held[0] in self.agents else None)
+            await self.route(self.agents[held[0]].queues, held[1], only_agents={held[0]})
 
     async def _return_to_work(self, ticket_id: int, *, moved: bool = False) -> None:
         facts = await self.desk.read(lambda s: loader.ticket_facts(s, ticket_id))
@@ -231,10 +231,15 @@ class RoutingEngine:
     # -- the assignment pass ----------------------------------------------------------
 
     async def route(
-        self, queue_ids: Iterable[int] | None = None, channel: str | None = None
+        self,
+        queue_ids: Iterable[int] | None = None,
+        channel: str | None = None,
+        only_agents: set[int] | None = None,
     ) -> int:
         """Offers or assigns waiting work to agents with room; returns how many. Without
-        arguments every queue and channel with waiting work is served (the tick)."""
+        arguments every queue and channel with waiting work is served (the tick).
+        ``only_agents``: just these agents gained room (came online, finished work); the
+        others had no takers waiting, so only the newcomers need looking at."""
         async with self._route_lock:
             if queue_ids is None:
                 lanes = sorted(await self.store.waiting_counts())
@@ -244,7 +249,7 @@ class RoutingEngine:
                 lanes = [(q, ch) for q in sorted(wanted) for ch in channels]
             made = 0
             for queue_id, lane_channel in lanes:
-                made += await self._route_lane(queue_id, lane_channel)
+                made += await self._route_lane(queue_id, lane_channel, only_agents)
             return made
 
     def _channels(self) -> set[str]:
@@ -257,10 +262,12 @@ class RoutingEngine:
     def _members(self, queue_id: int) -> list[AgentInfo]:
         return [a for a in self.agents.values() if queue_id in a.queues]
 
-    async def _route_lane(self, queue_id: int, channel: str) -> int:
+    async def _route_lane(self, queue_id: int, channel: str, only: set[int] | None = None) -> int:
         """One queue's waiting work on one channel, against agents with room there."""
         queue = self.queues.get(queue_id)
         roomy = await self.store.with_room(channel)
+        if only is not None:
+            roomy &= only
         if not roomy:
             return 0
         pool = {a.id: a for a in self._members(queue_id) if a.id in roomy}
@@ -499,7 +506,7 @@ class RoutingEngine:
         if presence == "offline" and old != "offline":
             await self._hand_back(info)
         if presence == "online":
-            await self.route(info.queues)
+            await self.route(info.queues, only_agents={agent_id})
         return old
 
     async def _hand_back(self, info: AgentInfo) -> None:
