@@ -41,6 +41,7 @@ from tickets.desk import Desk
 from tickets.errors import Conflict, Invalid, NotFound
 from tickets.events import Event, TicketAssigned, TicketCreated, TicketStatusChanged, TicketUpdated
 from tickets.models import Message, Ticket, format_number
+from tickets.sla import SlaStarted
 
 log = logging.getLogger(__name__)
 LIVE_CHANNELS = frozenset({"voice", "webchat", "telegram"})
@@ -143,6 +144,8 @@ class RoutingEngine:
             await self._return_to_work(event.ticket_id, moved=True)
         elif isinstance(event, TicketAssigned) and event.reason == "manual":
             await self._manual_assignment(event)
+        elif isinstance(event, SlaStarted) and event.due_at:
+            await self._reorder(event.ticket_id)
 
     async def _classify_and_enqueue(self, ticket_id: int) -> None:
         facts = await self.desk.read(lambda s: loader.ticket_facts(s, ticket_id))
@@ -194,6 +197,16 @@ class RoutingEngine:
             sticky_agent=sticky,
             front=front,
         )
+
+    async def _reorder(self, ticket_id: int) -> None:
+        """The ticket's SLA due time is now known: re-file its waiting item by it."""
+        item = await self.store.unqueue(ticket_id)
+        if item is None:
+            return
+        facts = await self.desk.read(lambda s: loader.ticket_facts(s, ticket_id))
+        if facts is None:
+            return
+        await self.store.enqueue(self._item(facts, item.sticky_agent, front=item.front))
 
     async def _free(self, ticket_id: int) -> None:
         await self.store.unqueue(ticket_id)

@@ -36,6 +36,7 @@ from switchboard.settings import Settings
 from tickets.desk import Desk
 from tickets.models import SystemValue
 from tickets.outbox import RetryPolicy
+from tickets.sla import SlaClocks
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class Runtime:
     webchat: Webchat
     dispatcher: OutboxDispatcher
     routing: RoutingEngine
+    sla: SlaClocks
     redis: aioredis.Redis | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -111,6 +113,7 @@ async def build_runtime(
         rules = QueueRules()
         desk = Desk(sessions, bus, clock, choose_queue=rules)
         routing = RoutingEngine(make_routing_store(redis, redis_prefix), desk, rules=rules)
+        sla = SlaClocks(desk)
         metrics = Metrics()
         webchat = Webchat(
             desk,
@@ -132,8 +135,9 @@ async def build_runtime(
     bus.subscribe(metrics.on_event)
     bus.subscribe(dispatcher.on_event)
     bus.consume("routing", routing.on_event)
+    bus.consume("sla", sla.on_event)
     return Runtime(
-        settings, engine, bus, desk, metrics, senders, webchat, dispatcher, routing, redis
+        settings, engine, bus, desk, metrics, senders, webchat, dispatcher, routing, sla, redis
     )
 
 
@@ -143,6 +147,7 @@ async def start_runtime(runtime: Runtime, *, workers: bool) -> None:
     if workers:
         runtime.tasks.append(asyncio.create_task(runtime.dispatcher.run(), name="outbox"))
         runtime.tasks.append(asyncio.create_task(runtime.routing.run(), name="routing"))
+        runtime.tasks.append(asyncio.create_task(runtime.sla.run(), name="sla"))
     log.info(
         "switchboard started: database=%s bus=%s workers=%s channels=%s",
         runtime.settings.backend,
@@ -155,6 +160,7 @@ async def start_runtime(runtime: Runtime, *, workers: bool) -> None:
 async def stop_runtime(runtime: Runtime) -> None:
     # The loops also check a flag: redis-py can swallow a cancellation mid-command.
     runtime.routing.stop()
+    runtime.sla.stop()
     runtime.dispatcher.stop()
     for task in runtime.tasks:
         task.cancel()

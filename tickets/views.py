@@ -4,7 +4,7 @@ fixes for the REST API), loaded with explicit queries and filtered by visibility
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, exists, or_, select
@@ -23,6 +23,7 @@ from tickets.models import (
     format_number,
     parse_number,
 )
+from tickets.sla import with_remaining
 from tickets.staff import StaffUser, may_see, visible_tickets
 
 MAX_LIMIT = 200
@@ -71,7 +72,9 @@ async def _customers(session: AsyncSession, ids: set[int]) -> dict[int, dict[str
     return out
 
 
-async def ticket_dicts(session: AsyncSession, tickets: Sequence[Ticket]) -> list[dict[str, Any]]:
+async def ticket_dicts(
+    session: AsyncSession, tickets: Sequence[Ticket], now: datetime | None = None
+) -> list[dict[str, Any]]:
     ids = [t.id for t in tickets]
     queue_ids = {t.queue_id for t in tickets if t.queue_id is not None}
     user_ids = {t.assignee_id for t in tickets if t.assignee_id is not None}
@@ -109,7 +112,7 @@ async def ticket_dicts(session: AsyncSession, tickets: Sequence[Ticket]) -> list
             "created_at": iso(t.created_at),
             "updated_at": iso(t.updated_at),
             "first_response_at": iso(t.first_response_at),
-            "sla": t.sla or {},
+            "sla": with_remaining(t.sla or {}, now or datetime.now(UTC)),
         }
         for t in tickets
     ]
