@@ -10,9 +10,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from routing.models import AgentProfile, QueueRouting
 from tickets import staff
 from tickets.contracts import Role
-from tickets.models import User
+from tickets.models import BusinessCalendar, SlaPolicy, User
 
 DEMO_PASSWORD = "demo"
 
@@ -94,4 +95,77 @@ async def seed_demo(session: AsyncSession, now: datetime) -> bool:
             members[queue].append(user_id)
     for name, user_ids in members.items():
         await staff.set_queue_members(session, queue_ids[name], user_ids)
+    for user in DEMO_USERS:
+        if user.role is Role.AGENT:
+            user_id = await staff.user_id_by_email(session, user.email)
+            session.add(
+                AgentProfile(
+                    user_id=user_id, skills=dict(user.skills), capacity={}, presence="offline"
+                )
+            )
+    session.add(
+        QueueRouting(
+            queue_id=queue_ids["Orders"],
+            position=10,
+            keywords=list(ORDER_KEYWORDS),
+            offer_timeout_s=45,
+        )
+    )
+    session.add(
+        QueueRouting(
+            queue_id=queue_ids["Repairs"],
+            position=20,
+            is_default=True,
+            offer_timeout_s=45,
+            overflow_queue_id=queue_ids["Orders"],
+            overflow_after_s=600,
+        )
+    )
+    calendar = BusinessCalendar(
+        name="China (Shanghai)",
+        timezone="Asia/Shanghai",
+        weekly_hours={
+            d: [["09:00", "12:00"], ["13:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")
+        },
+        holiday_country="CN",
+        extra_working_days=[],
+        days_off=[],
+    )
+    session.add(calendar)
+    await session.flush()
+    for position, (name, priority, first, nxt, resolve) in enumerate(DEMO_SLAS):
+        session.add(
+            SlaPolicy(
+                name=name,
+                position=position * 10,
+                match_priority=priority,
+                first_response_min=first,
+                next_response_min=nxt,
+                resolution_min=resolve,
+                calendar_id=calendar.id,
+            )
+        )
     return True
+
+
+ORDER_KEYWORDS = (
+    "订单",
+    "物流",
+    "发货",
+    "快递",
+    "退款",
+    "发票",
+    "到货",
+    "SO-",
+    "order",
+    "delivery",
+    "refund",
+    "invoice",
+)
+
+# name, priority (None: any), first response, next response, resolution (business minutes)
+DEMO_SLAS = (
+    ("Urgent", "urgent", 30, 60, 8 * 60),
+    ("High", "high", 60, 120, 2 * 9 * 60),
+    ("Standard", None, 4 * 60, 8 * 60, 5 * 9 * 60),
+)
