@@ -105,7 +105,7 @@ def test_pending_pauses_the_resolution_clock_and_resume_keeps_what_was_used() ->
     state = start(p, created)
     assert state["resolution"]["due_at"] == sh(2026, 11, 24, 18).isoformat()
     on_status(p, state, "open", "pending", sh(2026, 11, 23, 14))  # 4 h used (lunch excluded)
-    assert state["resolution"]["paused"] and state["resolution"]["due_at"] is None
+    assert state["resolution"]["paused"] and state["resolution"].get("due_at") is None
     assert state["resolution"]["elapsed_s"] == 4 * 3600
     assert next_check(state) == sh(2026, 11, 23, 9, 45)  # first response still running
     on_status(p, state, "pending", "open", sh(2026, 11, 25, 9))  # resumed Wednesday
@@ -126,7 +126,8 @@ def test_warning_then_breach_fire_once_each() -> None:
     assert fire_due(state, 1, sh(2026, 11, 23, 9, 55)) == []
     assert next_check(state) == sh(2026, 11, 23, 10)
     events = fire_due(state, 1, sh(2026, 11, 23, 11))
-    assert [type(e) for e in events] == [SlaBreached] and events[0].clock == "first_response"
+    assert len(events) == 1 and isinstance(events[0], SlaBreached)
+    assert events[0].clock == "first_response"
     assert fire_due(state, 1, sh(2026, 11, 23, 12)) == [] and next_check(state) is None
 
 
