@@ -381,27 +381,19 @@ class RoutingEngine:
             )
             await self.store.add_offer(offer)
             expires = datetime.fromtimestamp(offer.expires_at, UTC).isoformat()
-            await self.desk.write(
-                lambda s, now: _audited(
-                    s,
-                    now,
-                    item.ticket_id,
-                    "offer.made",
-                    [
-                        OfferMade(
-                            offer.id,
-                            item.ticket_id,
-                            format_number(item.ticket_id),
-                            decision.agent_id,
-                            item.channel,
-                            expires,
-                            decision.reason,
-                        )
-                    ],
-                    agent_id=decision.agent_id,
-                    reason=decision.reason,
-                    offer=offer.id,
-                )
+            # The audit row is written by RoutingAudit from this event, off the hot path.
+            await self.desk.publisher.publish(
+                [
+                    OfferMade(
+                        offer.id,
+                        item.ticket_id,
+                        format_number(item.ticket_id),
+                        decision.agent_id,
+                        item.channel,
+                        expires,
+                        decision.reason,
+                    )
+                ]
             )
         else:
             await self.desk.write(
@@ -448,23 +440,16 @@ class RoutingEngine:
     async def _offer_failed(self, offer: Offer, outcome: str) -> None:
         await self.store.release(offer.ticket_id)
         await self.store.exclude(offer.ticket_id, offer.agent_id)
-        await self.desk.write(
-            lambda s, now: _audited(
-                s,
-                now,
-                offer.ticket_id,
-                f"offer.{outcome}",
-                [
-                    OfferEnded(
-                        offer.id,
-                        offer.ticket_id,
-                        format_number(offer.ticket_id),
-                        offer.agent_id,
-                        outcome,
-                    )
-                ],
-                agent_id=offer.agent_id,
-            )
+        await self.desk.publisher.publish(
+            [
+                OfferEnded(
+                    offer.id,
+                    offer.ticket_id,
+                    format_number(offer.ticket_id),
+                    offer.agent_id,
+                    outcome,
+                )
+            ]
         )
         facts = await self.desk.read(lambda s: loader.ticket_facts(s, offer.ticket_id))
         if facts is not None and facts.assignee_id is None:
@@ -620,15 +605,3 @@ async def _routed(
         session, ticket_id, agent_id, ROUTING, now, reason=reason, queue_id=queue_id
     )
     return None, written.events
-
-
-async def _audited(
-    session: AsyncSession,
-    now: datetime,
-    ticket_id: int,
-    action: str,
-    events: list[Event],
-    **data: object,
-) -> tuple[None, list[Event]]:
-    await audit.record(session, ROUTING, action, now, ticket_id, **data)
-    return None, events

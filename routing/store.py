@@ -11,6 +11,7 @@ a ticket is held by at most one agent and that no agent's load passes its capaci
 
 from __future__ import annotations
 
+import bisect
 from typing import Protocol
 
 from routing.state import AgentInfo, AgentLive, Offer, Reserve, WorkItem
@@ -77,6 +78,7 @@ class MemoryStore:
         self.lives: dict[int, AgentLive] = {}
         self.items: dict[int, WorkItem] = {}
         self.queues: dict[tuple[int, str], dict[int, float]] = {}
+        self.lanes: dict[tuple[int, str], list[tuple[float, int]]] = {}
         self.holders: dict[int, tuple[int, str]] = {}
         self.offers: dict[str, Offer] = {}
         self.exclusions: dict[int, set[int]] = {}
@@ -122,19 +124,23 @@ class MemoryStore:
         if item.ticket_id in self.holders:
             return False
         await self.unqueue(item.ticket_id)
+        lane = (item.queue_id, item.channel)
         self.items[item.ticket_id] = item
-        self.queues.setdefault((item.queue_id, item.channel), {})[item.ticket_id] = item.score
+        self.queues.setdefault(lane, {})[item.ticket_id] = item.score
+        bisect.insort(self.lanes.setdefault(lane, []), (item.score, item.ticket_id))
         return True
 
     async def waiting(
         self, queue_id: int, limit: int = 1000, channel: str | None = None
     ) -> list[WorkItem]:
-        scores: dict[int, float] = {}
-        for (q, ch), members in self.queues.items():
-            if q == queue_id and (channel is None or ch == channel):
-                scores.update(members)
-        ordered = sorted(scores.items(), key=lambda kv: (kv[1], kv[0]))[:limit]
-        return [self.items[t] for t, _ in ordered]
+        if channel is not None:
+            ordered = self.lanes.get((queue_id, channel), [])[:limit]
+        else:
+            merged = [
+                e for (q, _ch), lane in self.lanes.items() if q == queue_id for e in lane[:limit]
+            ]
+            ordered = sorted(merged)[:limit]
+        return [self.items[t] for _, t in ordered]
 
     async def waiting_counts(self) -> dict[tuple[int, str], int]:
         return {key: len(items) for key, items in self.queues.items() if items}
@@ -151,7 +157,13 @@ class MemoryStore:
     async def unqueue(self, ticket_id: int) -> WorkItem | None:
         item = self.items.pop(ticket_id, None)
         if item is not None:
-            self.queues.get((item.queue_id, item.channel), {}).pop(ticket_id, None)
+            lane = (item.queue_id, item.channel)
+            score = self.queues.get(lane, {}).pop(ticket_id, None)
+            entries = self.lanes.get(lane, [])
+            if score is not None:
+                index = bisect.bisect_left(entries, (score, ticket_id))
+                if index < len(entries) and entries[index] == (score, ticket_id):
+                    del entries[index]
         return item
 
     async def reserve(self, item: WorkItem, agent_id: int) -> int:

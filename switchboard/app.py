@@ -22,6 +22,7 @@ from agent_ui.context import ROUTING
 from agent_ui.http import Handler
 from channels import SenderRegistry
 from channels.webchat import VisitorSigner, Webchat
+from routing.audit_trail import RoutingAudit
 from routing.engine import RoutingEngine
 from routing.redis_store import RedisStore
 from routing.rules import QueueRules
@@ -136,6 +137,7 @@ async def build_runtime(
     bus.subscribe(dispatcher.on_event)
     bus.consume("routing", routing.on_event)
     bus.consume("sla", sla.on_event)
+    bus.consume("routing-audit", RoutingAudit(desk).on_event)
     return Runtime(
         settings, engine, bus, desk, metrics, senders, webchat, dispatcher, routing, sla, redis
     )

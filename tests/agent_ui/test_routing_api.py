@@ -27,13 +27,17 @@ async def test_presence_offer_accept_and_supervisor_views(api: Api) -> None:
     body = await api.send("POST", "/api/v1/presence", {"status": "online"}, who=a1)
     assert body == {"agent": a1, "status": "online", "previous": "offline"}
     await api.send("POST", "/api/v1/presence", {"status": "busy"}, who=a1, status=400)
-    result = await api.runtime.desk.ingest(inbound("v_route", "我家空调不制冷了", channel=Channel.WEBCHAT))
+    result = await api.runtime.desk.ingest(
+        inbound("v_route", "我家空调不制冷了", channel=Channel.WEBCHAT)
+    )
 
     async def offered() -> list[dict[str, Any]]:
         return await offers(api, a1)
 
     (offer,) = await eventually(offered)
-    assert offer["ticket"] == result.number and offer["channel"] == "webchat" and offer["expires_at"]
+    assert (
+        offer["ticket"] == result.number and offer["channel"] == "webchat" and offer["expires_at"]
+    )
 
     await api.send("POST", "/api/v1/presence", {"status": "online"}, who=a2)
     rejected = await api.send("POST", f"/api/v1/offers/{offer['id']}/reject", None, who=a1)

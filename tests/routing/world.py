@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from routing.audit_trail import RoutingAudit
 from routing.engine import RoutingEngine
 from routing.models import AgentProfile, QueueRouting
 from routing.rules import QueueRules
@@ -31,6 +32,7 @@ class PumpedPublisher:
         self.pending: list[Event] = []
         self.seen: list[Event] = []
         self.engine: RoutingEngine | None = None
+        self.audit: RoutingAudit | None = None
 
     async def publish(self, events: Sequence[Event]) -> None:
         self.pending.extend(events)
@@ -41,6 +43,8 @@ class PumpedPublisher:
             event = self.pending.pop(0)
             if self.engine is not None:
                 await self.engine.on_event(event)
+            if self.audit is not None:
+                await self.audit.on_event(event)
 
     def of(self, kind: type) -> list[Any]:
         return [e for e in self.seen if isinstance(e, kind)]
@@ -132,6 +136,7 @@ async def build_world(url: str, store: RoutingStore, clock: Clock | None = None)
     desk = Desk(db.session_factory(engine_db), publisher, clock, choose_queue=rules)
     engine = RoutingEngine(store, desk, rules=rules, clock=clock)
     publisher.engine = engine
+    publisher.audit = RoutingAudit(desk)
     return World(engine, desk, publisher, clock)
 
 
