@@ -147,19 +147,17 @@ async def run(store_name: str, agents: int, waiting: int, samples: int) -> dict[
         await engine.reload()
         now = time.time()
         fake = 10_000_000
+        held: dict[str, list[tuple[int, int]]] = {ch: [] for ch in CHANNELS}
         for u in users:  # everyone online and full: nothing can be assigned yet
             await store.set_presence(u, "online", now)
             for channel, n in CAPACITY.items():
                 for _ in range(n):
                     fake += 1
                     await store.hold(fake, u, channel)
+                    held[channel].append((u, fake))
         rng = random.Random(1)
         for i, t in enumerate(tickets):
             await store.enqueue(WorkItem(t, queue_id, CHANNELS[i % 3], "normal", now + i * 0.001))
-        held = {
-            ch: [(u, t) for u in users for t, c in await store.held_by(u) if c == ch]
-            for ch in CHANNELS
-        }
         left = {ch: len(range(i, waiting, 3)) for i, ch in enumerate(CHANNELS)}
         latencies: dict[str, list[float]] = {"offer": [], "assign": []}
         started = time.perf_counter()

@@ -209,8 +209,9 @@ class RoutingEngine:
         await self.store.enqueue(self._item(facts, item.sticky_agent, front=item.front))
 
     async def _free(self, ticket_id: int) -> None:
-        await self.store.unqueue(ticket_id)
         held = await self.store.release(ticket_id)
+        if held is None:
+            await self.store.unqueue(ticket_id)
         if held is not None and held[0] in self.agents:
             await self.store.mark_idle(held[0], self.now())
             await self.route(self.agents[held[0]].queues, held[1], only_agents={held[0]})

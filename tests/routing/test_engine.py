@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing.events import AgentPresenceChanged, OfferMade
@@ -20,8 +20,8 @@ from tests.conftest import Stack
 from tests.helpers import T0
 from tests.routing.world import World, build_world, make_agent, make_queue
 from tickets.contracts import Actor, Channel
-from tickets.events import TicketStatusChanged
-from tickets.models import Ticket
+from tickets.events import TicketAssigned, TicketCreated, TicketStatusChanged, TicketUpdated
+from tickets.models import Customer, Ticket
 
 
 @pytest.fixture
@@ -218,3 +218,56 @@ async def test_keyword_rules_choose_the_queue_and_state_is_rebuilt(world: World)
         waiting
     ]
     assert any(isinstance(e, OfferMade) for e in world.publisher.seen) is False
+
+
+async def test_force_assign_and_move_follow_the_ticket(world: World) -> None:
+    await world.online("a", "b")
+    ticket = await world.ticket("v_11")
+    offer = (await world.offer_of("a"))[0]
+    await world.engine.accept(offer.id, world.agents["a"])
+    await world.pump()
+    store = world.engine.store
+    # a supervisor reassigns to b: a's place is freed, b holds it
+    await world.engine.on_event(TicketAssigned(ticket, "x", world.agents["b"], "b@x.com", "manual"))
+    live = await store.live([world.agents["a"], world.agents["b"]])
+    assert live[world.agents["a"]].load.get("webchat", 0) == 0
+    assert (
+        live[world.agents["b"]].load["webchat"] == 1
+        and await store.holder(ticket) == world.agents["b"]
+    )
+
+    # moved to Orders without an assignee: it waits there and b's place is freed
+    async def move(session: AsyncSession, now: datetime) -> tuple[None, list[object]]:
+        await session.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket)
+            .values(queue_id=world.queues["Orders"], assignee_id=None)
+        )
+        return None, []
+
+    await world.desk.write(move)  # type: ignore[arg-type]
+    await world.engine.on_event(TicketUpdated(ticket, "x", {"queue": "Orders"}))
+    assert await store.holder(ticket) is None
+    assert [i.ticket_id for i in await store.waiting(world.queues["Orders"])] == [ticket]
+    assert (await store.live([world.agents["b"]]))[world.agents["b"]].load["webchat"] == 0
+
+
+async def test_customer_tier_rules_move_new_work(world: World) -> None:
+    async def vip_rule(session: AsyncSession, now: datetime) -> tuple[None, list[object]]:
+        await session.execute(
+            update(QueueRouting)
+            .where(QueueRouting.queue_id == world.queues["Orders"])
+            .values(tiers=["vip"], position=1)
+        )
+        await session.execute(update(Customer).values(tier="vip"))
+        return None, []
+
+    first = await world.ticket("v_12", "空调不制冷")  # creates the customer
+    await world.desk.write(vip_rule)  # type: ignore[arg-type]
+    await world.engine.reload()
+    await world.engine.on_event(TicketCreated(first, "x", "webchat", "Repairs", "normal", 0))
+    facts_queue = await world.desk.read(
+        lambda s: s.scalar(select(Ticket.queue_id).where(Ticket.id == first))
+    )
+    assert facts_queue == world.queues["Orders"]
+    assert ("ticket.routed", "tier vip") in await world.audit_reasons(first)
