@@ -257,7 +257,7 @@ async def test_customer_tier_rules_move_new_work(world: World) -> None:
         await session.execute(
             update(QueueRouting)
             .where(QueueRouting.queue_id == world.queues["Orders"])
-            .values(tiers=["vip"], position=1)
+            .values(tiers=["vip"], keywords=[], position=1)
         )
         await session.execute(update(Customer).values(tier="vip"))
         return None, []
