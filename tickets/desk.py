@@ -6,8 +6,10 @@ PostgreSQL, ingest runs on the prepared-statement fast path (``ingest_pg``)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import TypeVar
 
@@ -37,6 +39,11 @@ class Desk:
         fast_path: bool = True,
     ) -> None:
         engine = sessions.kw.get("bind")
+        # SQLite has one writer and every transaction takes the write lock up front
+        # (BEGIN IMMEDIATE): queueing this process's transactions on a fair asyncio lock
+        # beats SQLite's sleeping busy handler by an order of magnitude under load.
+        is_sqlite = isinstance(engine, AsyncEngine) and engine.dialect.name == "sqlite"
+        self._serial = asyncio.Lock() if is_sqlite else None
         self.fast: PgFastPath | None = None
         if fast_path and isinstance(engine, AsyncEngine) and engine.dialect.name == "postgresql":
             self.fast = PgFastPath(engine)
@@ -47,15 +54,23 @@ class Desk:
 
     async def write(self, work: Work[T]) -> T:
         """Runs ``work`` in one transaction; publishes its events after the commit."""
-        async with self.sessions() as session, session.begin():
+        async with self._turn(), self.sessions() as session, session.begin():
             result, events = await work(session, self.clock())
         if events:
             await self.publisher.publish(list(events))
         return result
 
     async def read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        async with self.sessions() as session:
+        async with self._turn(), self.sessions() as session:
             return await work(session)
+
+    @contextlib.asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        if self._serial is None:
+            yield
+            return
+        async with self._serial:
+            yield
 
     async def ingest(self, msg: InboundMessage) -> IngestResult:
         try:
