@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import redis.asyncio as aioredis
 from aiohttp import web
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,7 +27,7 @@ from routing.redis_store import RedisStore
 from routing.rules import QueueRules
 from routing.store import MemoryStore, RoutingStore
 from switchboard import db
-from switchboard.bus import EventBus, InProcessBus, RedisBus, redis_client
+from switchboard.bus import EventBus, InProcessBus, RedisBus, RedisClient, redis_client
 from switchboard.charsets import install_cjk_aliases
 from switchboard.clock import utc_now
 from switchboard.dispatcher import OutboxDispatcher
@@ -60,7 +59,7 @@ class Runtime:
     dispatcher: OutboxDispatcher
     routing: RoutingEngine
     sla: SlaClocks
-    redis: aioredis.Redis | None = None
+    redis: RedisClient | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -86,11 +85,11 @@ async def signing_key(sessions: db.SessionFactory, settings: Settings) -> bytes:
     return stored.encode()
 
 
-def make_bus(redis: aioredis.Redis | None, redis_prefix: str = "switchboard") -> EventBus:
+def make_bus(redis: RedisClient | None, redis_prefix: str = "switchboard") -> EventBus:
     return InProcessBus() if redis is None else RedisBus(redis, prefix=redis_prefix)
 
 
-def make_routing_store(redis: aioredis.Redis | None, redis_prefix: str) -> RoutingStore:
+def make_routing_store(redis: RedisClient | None, redis_prefix: str) -> RoutingStore:
     return MemoryStore() if redis is None else RedisStore(redis, prefix=f"{redis_prefix}:routing")
 
 

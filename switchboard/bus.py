@@ -253,5 +253,8 @@ def _decode(raw: Any) -> Event | None:
         return None
 
 
+RedisClient = aioredis.Redis
+
+
 def redis_client(url: str) -> aioredis.Redis:
     return aioredis.Redis.from_url(url)

@@ -177,14 +177,3 @@ async def record_delivery(
 ) -> list[Event]:
     """A provider's later status report (delivered, failed) for a sent message."""
     return await _status(session, message_id, status, error)
-
-
-async def next_due(session: AsyncSession) -> datetime | None:
-    return (
-        await session.execute(
-            select(OutboxEntry.next_attempt_at)
-            .where(OutboxEntry.state == PENDING)
-            .order_by(OutboxEntry.next_attempt_at)
-            .limit(1)
-        )
-    ).scalar()

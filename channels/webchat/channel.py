@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -90,16 +89,14 @@ class Webchat:
         max_length: int = 4000,
         rate_per_minute: int = 30,
         secure_cookie: bool = False,
-        monotonic: Callable[[], float] | None = None,
     ) -> None:
         self.desk = desk
         self.signer = signer
         self.max_length = max_length
         self.secure_cookie = secure_cookie
         self.hub = VisitorHub()
-        limits: dict[str, Any] = {"clock": monotonic} if monotonic else {}
-        self.message_limit = TokenBuckets(rate_per_minute, **limits)
-        self.typing_limit = TokenBuckets(20, burst=2, **limits)
+        self.message_limit = TokenBuckets(rate_per_minute)
+        self.typing_limit = TokenBuckets(20, burst=2)
         self.sender = WebchatSender(desk)
 
     def routes(self) -> list[web.RouteDef]:

@@ -27,9 +27,6 @@ class VisitorHub:
             if not sockets:
                 del self._sockets[visitor]
 
-    def connected(self, visitor: str) -> int:
-        return len(self._sockets.get(visitor, ()))
-
     def total(self) -> int:
         return sum(len(s) for s in self._sockets.values())
 
