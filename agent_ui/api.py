@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import tickets
 from agent_ui.context import DESK, STAFF_KEY, staff_of
 from agent_ui.errors import ApiError
 from agent_ui.http import (
@@ -27,12 +28,8 @@ from agent_ui.http import (
 )
 from agent_ui.openapi import build_document
 from agent_ui.routing_api import ROUTING_ROUTES
-from tickets import services, views
-from tickets import staff as staff_svc
-from tickets.contracts import Channel
-from tickets.events import AgentTyping, Event
-from tickets.models import Message, parse_number
-from tickets.services import TicketChanges
+from channels.events import AgentTyping
+from tickets import Channel, Event, TicketChanges, parse_number
 
 
 async def list_tickets(request: web.Request) -> web.Response:
@@ -42,8 +39,8 @@ async def list_tickets(request: web.Request) -> web.Response:
         limit = int(q.get("limit", "50"))
     except ValueError as err:
         raise ApiError(400, "invalid", "limit must be a whole number") from err
-    tickets, cursor = await request.app[DESK].read(
-        lambda s: views.list_tickets(
+    page, cursor = await request.app[DESK].read(
+        lambda s: tickets.list_tickets(
             s,
             staff,
             status=q.get("status") or None,
@@ -54,19 +51,17 @@ async def list_tickets(request: web.Request) -> web.Response:
             cursor=q.get("cursor") or None,
         )
     )
-    return web.json_response({"tickets": tickets, "next_cursor": cursor}, dumps=dumps)
+    return web.json_response({"tickets": page, "next_cursor": cursor}, dumps=dumps)
 
 
 async def get_ticket(request: web.Request) -> web.Response:
     staff, number = staff_of(request), request.match_info["number"]
-    data = await request.app[DESK].read(lambda s: views.ticket_detail(s, staff, number))
+    data = await request.app[DESK].read(lambda s: tickets.ticket_detail(s, staff, number))
     return web.json_response(data, dumps=dumps)
 
 
 async def _message(session: AsyncSession, message_id: int) -> dict[str, Any]:
-    msg = await session.get(Message, message_id)
-    assert msg is not None
-    return views.message_dict(msg)
+    return await tickets.message_detail(session, message_id)
 
 
 async def post_reply(request: web.Request) -> web.Response:
@@ -82,7 +77,7 @@ async def post_reply(request: web.Request) -> web.Response:
     async def work(
         session: AsyncSession, now: datetime
     ) -> tuple[dict[str, Any], tuple[Event, ...]]:
-        written = await services.reply(
+        written = await tickets.reply(
             session, staff, number, text_field(body), now, channel=channel
         )
         assert written.message_id is not None
@@ -100,7 +95,7 @@ async def post_note(request: web.Request) -> web.Response:
     async def work(
         session: AsyncSession, now: datetime
     ) -> tuple[dict[str, Any], tuple[Event, ...]]:
-        written = await services.add_note(session, staff, number, text_field(body), now)
+        written = await tickets.add_note(session, staff, number, text_field(body), now)
         assert written.message_id is not None
         return await _message(session, written.message_id), written.events
 
@@ -127,12 +122,12 @@ async def patch_ticket(request: web.Request) -> web.Response:
     )
 
     async def work(session: AsyncSession, now: datetime) -> tuple[None, tuple[Event, ...]]:
-        written = await services.update_ticket(session, staff, number, changes, now)
+        written = await tickets.update_ticket(session, staff, number, changes, now)
         return None, written.events
 
     desk = request.app[DESK]
     await desk.write(work)
-    data = await desk.read(lambda s: views.ticket_detail(s, staff, number))
+    data = await desk.read(lambda s: tickets.ticket_detail(s, staff, number))
     data.pop("messages", None)
     return web.json_response(data, dumps=dumps)
 
@@ -143,14 +138,14 @@ async def get_customer(request: web.Request) -> web.Response:
         customer_id = int(request.match_info["id"])
     except ValueError as err:
         raise ApiError(404, "not_found", "no such customer") from err
-    data = await request.app[DESK].read(lambda s: views.customer_detail(s, staff, customer_id))
+    data = await request.app[DESK].read(lambda s: tickets.customer_detail(s, staff, customer_id))
     return web.json_response(data, dumps=dumps)
 
 
 async def post_typing(request: web.Request) -> web.Response:
     staff, number = staff_of(request), request.match_info["number"]
     desk = request.app[DESK]
-    await desk.read(lambda s: views.ticket_detail(s, staff, number))
+    await desk.read(lambda s: tickets.ticket_detail(s, staff, number))
     if parse_number(number) is not None:
         await desk.publisher.publish([AgentTyping(number, staff.name)])
     return web.Response(status=204)
@@ -243,7 +238,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>")
-    staff = await request.app[DESK].read(lambda s: staff_svc.staff_for_token(s, token.strip()))
+    staff = await request.app[DESK].read(lambda s: tickets.staff_for_token(s, token.strip()))
     if staff is None:
         raise ApiError(401, "unauthenticated", "the token is unknown or its user is inactive")
     request[STAFF_KEY] = staff

@@ -5,8 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from routing.engine import RoutingEngine
-from tickets.desk import Desk
-from tickets.staff import StaffUser
+from tickets import Desk, StaffUser
 
 DESK = web.AppKey("desk", Desk)
 ROUTING = web.AppKey("routing", RoutingEngine)

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tickets.errors import Conflict, Forbidden, Invalid, NotFound, TicketError
+from tickets import Conflict, Forbidden, Invalid, NotFound, TicketError
 
 log = logging.getLogger(__name__)
 

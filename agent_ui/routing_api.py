@@ -13,8 +13,7 @@ from agent_ui.context import DESK, ROUTING, staff_of
 from agent_ui.errors import ApiError
 from agent_ui.http import ApiRoute, dumps, only_fields, op, read_json
 from routing.state import Offer
-from tickets.models import format_number
-from tickets.staff import StaffUser, user_id_by_email
+from tickets import StaffUser, format_number, user_id_by_email
 
 
 def _offer_dict(offer: Offer) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from tickets.contracts import Channel, DeliveryStatus, OutboundMessage
+from tickets import Channel, DeliveryStatus, OutboundMessage
 
 
 class DeliveryError(Exception):

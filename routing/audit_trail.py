@@ -10,10 +10,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing.events import OfferEnded, OfferMade
-from tickets import audit
-from tickets.contracts import Actor
-from tickets.desk import Desk
-from tickets.events import Event
+from tickets import Actor, Desk, Event, record_audit
 
 ROUTING = Actor.system("routing")
 
@@ -41,7 +38,7 @@ class RoutingAudit:
 
     async def _record(self, ticket_id: int, action: str, **data: object) -> None:
         async def work(session: AsyncSession, now: datetime) -> tuple[None, list[Event]]:
-            await audit.record(session, ROUTING, action, now, ticket_id, **data)
+            await record_audit(session, ROUTING, action, now, ticket_id, **data)
             return None, []
 
         await self.desk.write(work)

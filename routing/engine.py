@@ -35,13 +35,23 @@ from routing.loader import QueueConfig, TicketFacts
 from routing.rules import QueueRules
 from routing.state import PRESENCES, AgentInfo, AgentLive, Offer, Reserve, WorkItem
 from routing.store import RoutingStore
-from tickets import audit, services
-from tickets.contracts import Actor
-from tickets.desk import Desk
-from tickets.errors import Conflict, Invalid, NotFound
-from tickets.events import Event, TicketAssigned, TicketCreated, TicketStatusChanged, TicketUpdated
-from tickets.models import Message, Ticket, format_number
-from tickets.sla import SlaStarted
+from tickets import (
+    Actor,
+    Conflict,
+    Desk,
+    Event,
+    Invalid,
+    NotFound,
+    SlaStarted,
+    TicketAssigned,
+    TicketCreated,
+    TicketStatusChanged,
+    TicketUpdated,
+    assign,
+    format_number,
+    record_audit,
+)
+from tickets.models import Message, Ticket
 
 log = logging.getLogger(__name__)
 LIVE_CHANNELS = frozenset({"voice", "webchat", "telegram"})
@@ -488,7 +498,7 @@ class RoutingEngine:
 
         async def save(session: AsyncSession, now: datetime) -> tuple[None, list[Event]]:
             await loader.save_presence(session, agent_id, presence, now)
-            await audit.record(
+            await record_audit(
                 session,
                 actor,
                 "agent.presence",
@@ -602,7 +612,7 @@ async def _routed(
     *,
     queue_id: int | None = None,
 ) -> tuple[None, tuple[Event, ...]]:
-    written = await services.assign(
+    written = await assign(
         session, ticket_id, agent_id, ROUTING, now, reason=reason, queue_id=queue_id
     )
     return None, written.events

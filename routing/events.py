@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tickets.events import Event, register
+from tickets import Event
+from tickets import register_event as register
 
 
 @register

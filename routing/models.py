@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tickets.models import Base
+from tickets import Base
 
 DEFAULT_CAPACITY = {"voice": 1, "webchat": 3, "telegram": 3, "sms": 5, "email": 10, "api": 10}
 OFFER_CHANNELS = ["voice", "webchat", "telegram"]

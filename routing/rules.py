@@ -14,8 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from routing.loader import QueueConfig
-from tickets.contracts import InboundMessage
-from tickets.language import detect_language
+from tickets import InboundMessage, detect_language
 
 FALLBACK_ORDERS = re.compile(
     r"\bSO-?\d+|\border\b|\bdelivery\b|\brefund\b|\binvoice\b|订单|物流|发货|快递|退款|发票|到货",

@@ -33,10 +33,7 @@ from switchboard.clock import utc_now
 from switchboard.dispatcher import OutboxDispatcher
 from switchboard.metrics import Metrics
 from switchboard.settings import Settings
-from tickets.desk import Desk
-from tickets.models import SystemValue
-from tickets.outbox import RetryPolicy
-from tickets.sla import SlaClocks
+from tickets import Desk, RetryPolicy, SlaClocks, SystemValue
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from typing import Any, Protocol, cast
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from tickets.events import Event, EventHandler, event_from_dict
+from tickets import Event, EventHandler, event_from_dict
 
 log = logging.getLogger(__name__)
 

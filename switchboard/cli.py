@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
+import tickets
 from switchboard import db, logs
 from switchboard.app import (
     MigrationsPending,
@@ -28,9 +29,7 @@ from switchboard.app import (
 from switchboard.clock import utc_now
 from switchboard.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo
 from switchboard.settings import Settings, SettingsError
-from tickets import staff
-from tickets.contracts import Role
-from tickets.errors import TicketError
+from tickets import Role, TicketError
 
 log = logging.getLogger("switchboard")
 
@@ -145,7 +144,7 @@ async def _with_session(settings: Settings, work: Callable[..., Awaitable[str]])
 
 async def cmd_user_add(args: argparse.Namespace) -> None:
     async def work(session: object) -> str:
-        await staff.create_user(
+        await tickets.create_user(
             session,  # type: ignore[arg-type]
             args.email,
             Role(args.role),
@@ -157,8 +156,8 @@ async def cmd_user_add(args: argparse.Namespace) -> None:
         for queue in args.queue or []:
             from tickets.models import QueueMember
 
-            user_id = await staff.user_id_by_email(session, args.email)  # type: ignore[arg-type]
-            queue_id = await staff.ensure_queue(session, queue)  # type: ignore[arg-type]
+            user_id = await tickets.user_id_by_email(session, args.email)  # type: ignore[arg-type]
+            queue_id = await tickets.ensure_queue(session, queue)  # type: ignore[arg-type]
             session.add(QueueMember(queue_id=queue_id, user_id=user_id))  # type: ignore[attr-defined]
         return f"user {args.email.lower()} added as {args.role}"
 
@@ -167,7 +166,7 @@ async def cmd_user_add(args: argparse.Namespace) -> None:
 
 async def cmd_token_add(args: argparse.Namespace) -> None:
     async def work(session: object) -> str:
-        return await staff.create_token(session, args.email, utc_now(), label=args.label or "")  # type: ignore[arg-type]
+        return await tickets.create_token(session, args.email, utc_now(), label=args.label or "")  # type: ignore[arg-type]
 
     token = await _with_session(_settings(args), work)
     print(f"token for {args.email.lower()} (shown once; store it safely):")

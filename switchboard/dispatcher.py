@@ -14,13 +14,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import tickets
 from channels.base import PermanentFailure, SenderRegistry, TemporaryFailure
 from switchboard.metrics import Metrics
-from tickets import outbox
-from tickets.contracts import OutboundMessage
-from tickets.desk import Desk
-from tickets.events import Event, OutboxQueued
-from tickets.outbox import RetryPolicy
+from tickets import Desk, Event, OutboundMessage, OutboxQueued, RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +72,7 @@ class OutboxDispatcher:
         async def lease(
             session: AsyncSession, now: datetime
         ) -> tuple[list[OutboundMessage], list[Event]]:
-            return await outbox.lease_due(session, now, self.policy), []
+            return await tickets.lease_due(session, now, self.policy), []
 
         due = await self.desk.write(lease)
         await asyncio.gather(*(self._send(m) for m in due))
@@ -108,7 +105,7 @@ class OutboxDispatcher:
 
         async def record(session: AsyncSession, now: datetime) -> tuple[None, list[Event]]:
             if error is None and result is not None:
-                return None, await outbox.mark_sent(
+                return None, await tickets.mark_sent(
                     session, message.message_id, result.external_id, result.status
                 )
             log.warning(
@@ -117,7 +114,7 @@ class OutboxDispatcher:
                 message.channel.value,
                 error,
             )
-            return None, await outbox.mark_failed(
+            return None, await tickets.mark_failed(
                 session,
                 message.message_id,
                 error or "unknown",

@@ -10,9 +10,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import tickets
 from routing.models import AgentProfile, QueueRouting
-from tickets import staff
-from tickets.contracts import Role
+from tickets import Role
 from tickets.models import BusinessCalendar, SlaPolicy, User
 
 DEMO_PASSWORD = "demo"
@@ -75,14 +75,14 @@ async def seed_demo(session: AsyncSession, now: datetime) -> bool:
     if all(u.email in existing for u in DEMO_USERS):
         return False
     queue_ids = {
-        name: await staff.ensure_queue(session, name, desc) for name, desc in DEMO_QUEUES.items()
+        name: await tickets.ensure_queue(session, name, desc) for name, desc in DEMO_QUEUES.items()
     }
     members: dict[str, list[int]] = {name: [] for name in DEMO_QUEUES}
     for user in DEMO_USERS:
         if user.email in existing:
-            user_id = await staff.user_id_by_email(session, user.email)
+            user_id = await tickets.user_id_by_email(session, user.email)
         else:
-            user_id = await staff.create_user(
+            user_id = await tickets.create_user(
                 session,
                 user.email,
                 user.role,
@@ -94,10 +94,10 @@ async def seed_demo(session: AsyncSession, now: datetime) -> bool:
         for queue in user.queues:
             members[queue].append(user_id)
     for name, user_ids in members.items():
-        await staff.set_queue_members(session, queue_ids[name], user_ids)
+        await tickets.set_queue_members(session, queue_ids[name], user_ids)
     for user in DEMO_USERS:
         if user.role is Role.AGENT:
-            user_id = await staff.user_id_by_email(session, user.email)
+            user_id = await tickets.user_id_by_email(session, user.email)
             session.add(
                 AgentProfile(
                     user_id=user_id, skills=dict(user.skills), capacity={}, presence="offline"

@@ -1,10 +1,19 @@
-"""The core: customers and their identities, tickets, messages, staff, outbox and audit.
+"""The core: customers and their identities, tickets, messages, staff, SLA clocks, the
+message outbox and the event outbox, and the audit log.
 
-Imports no other room and knows nothing of HTTP, providers or Redis. Other rooms call the
-verb-named services (``ingest``, ``reply``, ``add_note``, ``update_ticket``,
-``merge_customers``) inside a transaction they own, and publish the returned events after
-commit."""
+Imports no other room and knows nothing of HTTP, providers or Redis. This module is the
+room's whole public surface: other rooms import from ``tickets`` only (an import-linter
+contract in ``.ci/run`` holds them to it), call the verb-named services inside a
+transaction the ``Desk`` owns, and receive the returned events through the bus after the
+relay has read them from the event outbox.
 
+Inside, the room is split by idea: ``ingest/`` (threading and identity for inbound
+messages), ``sla/`` (calendars and clocks), ``services`` (staff verbs), ``views``
+(read models), ``outbox`` (outbound delivery), ``eventlog`` (the transactional event
+outbox), ``status`` (every status set and the transition table).
+"""
+
+from tickets.audit import record as record_audit
 from tickets.contracts import (
     Actor,
     AttachmentRef,
@@ -18,36 +27,149 @@ from tickets.contracts import (
     ThreadHints,
     TicketStatus,
 )
+from tickets.desk import Desk
 from tickets.errors import Conflict, Forbidden, Invalid, NotFound, TicketError
+from tickets.events import (
+    CustomersMerged,
+    DeliveryStatusChanged,
+    Event,
+    EventHandler,
+    EventPublisher,
+    MessageReceived,
+    MessageSent,
+    OutboxQueued,
+    TicketAssigned,
+    TicketCreated,
+    TicketStatusChanged,
+    TicketUpdated,
+    event_from_dict,
+    register_event,
+)
+from tickets.identity import InvalidAddress, normalize_address, normalize_email, normalize_phone
 from tickets.ingest import IngestResult, QueueChooser, ingest
-from tickets.services import TicketChanges, Written, add_note, merge_customers, reply, update_ticket
-from tickets.staff import StaffUser
+from tickets.language import detect_language
+from tickets.models import Base, SystemValue, format_number, parse_number
+from tickets.outbox import RetryPolicy, lease_due, mark_failed, mark_sent, record_delivery
+from tickets.services import (
+    TicketChanges,
+    Written,
+    add_note,
+    assign,
+    merge_customers,
+    reply,
+    update_ticket,
+)
+from tickets.sla import SlaBreached, SlaClocks, SlaStarted, SlaWarning
+from tickets.staff import (
+    StaffUser,
+    create_token,
+    create_user,
+    ensure_queue,
+    may_change,
+    may_see,
+    set_queue_members,
+    staff_for_password,
+    staff_for_token,
+    user_id_by_email,
+)
+from tickets.status import (
+    ALLOWED_TRANSITIONS,
+    DONE_STATUSES,
+    OPEN_STATUSES,
+    PAUSED_STATUSES,
+    ROUTABLE_STATUSES,
+)
+from tickets.views import (
+    channel_address,
+    customer_detail,
+    list_tickets,
+    message_detail,
+    message_dict,
+    open_conversation,
+    ticket_detail,
+)
 
 __all__ = [
+    "ALLOWED_TRANSITIONS",
+    "DONE_STATUSES",
+    "OPEN_STATUSES",
+    "PAUSED_STATUSES",
+    "ROUTABLE_STATUSES",
     "Actor",
     "AttachmentRef",
+    "Base",
     "Channel",
     "Conflict",
+    "CustomersMerged",
     "DeliveryStatus",
+    "DeliveryStatusChanged",
+    "Desk",
     "Direction",
+    "Event",
+    "EventHandler",
+    "EventPublisher",
     "Forbidden",
     "InboundMessage",
     "IngestResult",
     "Invalid",
+    "InvalidAddress",
+    "MessageReceived",
+    "MessageSent",
     "NotFound",
     "OutboundMessage",
+    "OutboxQueued",
     "Priority",
     "QueueChooser",
+    "RetryPolicy",
     "Role",
+    "SlaBreached",
+    "SlaClocks",
+    "SlaStarted",
+    "SlaWarning",
     "StaffUser",
+    "SystemValue",
     "ThreadHints",
+    "TicketAssigned",
     "TicketChanges",
+    "TicketCreated",
     "TicketError",
     "TicketStatus",
+    "TicketStatusChanged",
+    "TicketUpdated",
     "Written",
     "add_note",
+    "assign",
+    "channel_address",
+    "create_token",
+    "create_user",
+    "customer_detail",
+    "detect_language",
+    "ensure_queue",
+    "event_from_dict",
+    "format_number",
     "ingest",
+    "lease_due",
+    "list_tickets",
+    "mark_failed",
+    "mark_sent",
+    "may_change",
+    "may_see",
     "merge_customers",
+    "message_detail",
+    "message_dict",
+    "normalize_address",
+    "normalize_email",
+    "normalize_phone",
+    "open_conversation",
+    "parse_number",
+    "record_audit",
+    "record_delivery",
+    "register_event",
     "reply",
+    "set_queue_members",
+    "staff_for_password",
+    "staff_for_token",
+    "ticket_detail",
     "update_ticket",
+    "user_id_by_email",
 ]

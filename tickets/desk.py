@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tickets.contracts import InboundMessage
 from tickets.events import Event, EventPublisher
-from tickets.ingest import IngestResult, QueueChooser, ingest, ingest_with
-from tickets.ingest_pg import PgFastPath
-from tickets.ingest_store import IngestRace
+from tickets.ingest.pg import PgFastPath
+from tickets.ingest.policy import IngestResult, QueueChooser, ingest, ingest_with
+from tickets.ingest.store import IngestRace
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

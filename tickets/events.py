@@ -31,6 +31,9 @@ def register(cls: type[Event]) -> type[Event]:
     return cls
 
 
+register_event = register
+
+
 def event_from_dict(data: dict[str, Any]) -> Event:
     cls = _REGISTRY.get(str(data.get("type")))
     if cls is None:
@@ -123,32 +126,6 @@ class TicketAssigned(Event):
 class CustomersMerged(Event):
     kept_id: int
     merged_id: int
-
-
-@register
-@dataclass(frozen=True, slots=True)
-class WebchatFrame(Event):
-    """A frame for a web chat visitor's sockets, wherever they are connected: every
-    server process pushes it to the visitor's open sockets. ``message_id`` is set for an
-    agent's message, so its delivery can be confirmed."""
-
-    visitor: str
-    frame: dict[str, Any]
-    message_id: int | None = None
-
-
-@register
-@dataclass(frozen=True, slots=True)
-class VisitorTyping(Event):
-    visitor: str
-    ticket_number: str | None
-
-
-@register
-@dataclass(frozen=True, slots=True)
-class AgentTyping(Event):
-    ticket_number: str
-    author: str
 
 
 EventHandler = Callable[[Event], Awaitable[None]]

@@ -1,4 +1,6 @@
-"""The one transition table for ticket status; every status change goes through it."""
+"""Every status set and the one transition table for ticket status; every status change
+(staff, routing, ingest's reopen) goes through ``check_transition``, and no other module
+spells out a set of statuses."""
 
 from __future__ import annotations
 
@@ -16,6 +18,16 @@ ALLOWED_TRANSITIONS: dict[S, frozenset[S]] = {
 # A customer writing again brings a ticket back to work (a closed one never reopens:
 # ingest starts a follow-up ticket instead).
 REOPEN_ON_CUSTOMER_MESSAGE = frozenset({S.PENDING, S.SOLVED})
+
+
+# Work that is not finished (counts against nobody's SLA once done).
+OPEN_STATUSES = frozenset({S.NEW, S.OPEN, S.PENDING, S.WAITING_PARTS})
+# Finished: frees the agent's capacity, stops the SLA clocks.
+DONE_STATUSES = frozenset({S.SOLVED, S.CLOSED})
+# Waiting on someone else: the resolution clock pauses, routing leaves the ticket alone.
+PAUSED_STATUSES = frozenset({S.PENDING, S.WAITING_PARTS})
+# Waiting for an agent: what routing queues.
+ROUTABLE_STATUSES = frozenset({S.NEW, S.OPEN})
 
 
 class TransitionError(ValueError):

@@ -23,7 +23,7 @@ from tickets.models import (
     format_number,
     parse_number,
 )
-from tickets.sla import with_remaining
+from tickets.sla.clocks import with_remaining
 from tickets.staff import StaffUser, may_see, visible_tickets
 
 MAX_LIMIT = 200
@@ -49,6 +49,13 @@ def message_dict(msg: Message, attachments: Sequence[Attachment] = ()) -> dict[s
         "delivery_status": msg.delivery_status,
         "delivery_error": msg.delivery_error,
     }
+
+
+async def message_detail(session: AsyncSession, message_id: int) -> dict[str, Any]:
+    msg = await session.get(Message, message_id)
+    if msg is None:
+        raise NotFound(f"no message {message_id}")
+    return message_dict(msg)
 
 
 def _identity_dict(i: CustomerIdentity) -> dict[str, Any]:

@@ -23,16 +23,22 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+import tickets
 from channels.base import SendResult
+from channels.events import AgentTyping, VisitorTyping, WebchatFrame
 from channels.webchat.hub import VisitorHub
 from channels.webchat.page import CHAT_PAGE, WIDGET_JS
 from channels.webchat.ratelimit import TokenBuckets
 from channels.webchat.signing import COOKIE, VisitorSigner
-from tickets import outbox, views
-from tickets.contracts import Channel, DeliveryStatus, InboundMessage, OutboundMessage
-from tickets.desk import Desk
-from tickets.events import AgentTyping, Event, VisitorTyping, WebchatFrame
-from tickets.models import parse_number
+from tickets import (
+    Channel,
+    DeliveryStatus,
+    Desk,
+    Event,
+    InboundMessage,
+    OutboundMessage,
+    parse_number,
+)
 
 log = logging.getLogger(__name__)
 COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -160,7 +166,7 @@ class Webchat:
 
     async def _send_history(self, ws: web.WebSocketResponse, visitor: str) -> None:
         found = await self.desk.read(
-            lambda s: views.open_conversation(s, Channel.WEBCHAT.value, visitor)
+            lambda s: tickets.open_conversation(s, Channel.WEBCHAT.value, visitor)
         )
         if found is None:
             return
@@ -275,7 +281,9 @@ class Webchat:
 
     async def _delivered(self, message_id: int) -> None:
         async def work(session: Any, _now: datetime) -> tuple[None, list[Event]]:
-            return None, await outbox.record_delivery(session, message_id, DeliveryStatus.DELIVERED)
+            return None, await tickets.record_delivery(
+                session, message_id, DeliveryStatus.DELIVERED
+            )
 
         await self.desk.write(work)
 
@@ -284,7 +292,7 @@ class Webchat:
         if ticket_id is None:
             return
         visitor = await self.desk.read(
-            lambda s: views.channel_address(s, ticket_id, Channel.WEBCHAT.value)
+            lambda s: tickets.channel_address(s, ticket_id, Channel.WEBCHAT.value)
         )
         if visitor is not None:
             await self.hub.push(visitor, {"type": "typing", "author": event.author})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from alembic import context
 
 import routing.models  # noqa: F401  (registers the routing tables)
-from tickets.models import Base
+from tickets import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:

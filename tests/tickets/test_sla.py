@@ -10,9 +10,9 @@ from typing import Any
 from switchboard.app import RUNTIME, create_app
 from tests.conftest import Stack
 from tests.helpers import Clock, eventually, inbound, seed_with_tokens
-from tickets.calendar import Calendar
 from tickets.contracts import Channel
-from tickets.sla import (
+from tickets.sla.calendar import Calendar
+from tickets.sla.clocks import (
     Policy,
     SlaBreached,
     SlaWarning,

@@ -37,8 +37,8 @@ from tickets.contracts import (
 )
 from tickets.events import Event, MessageReceived, TicketCreated, TicketStatusChanged
 from tickets.identity import InvalidAddress, normalize_address, normalize_email
-from tickets.ingest_sql import SqlIngestStore
-from tickets.ingest_store import IngestRace, IngestStore, TicketRef
+from tickets.ingest.sql import SqlIngestStore
+from tickets.ingest.store import IngestRace, IngestStore, TicketRef
 from tickets.language import detect_language
 from tickets.models import format_number, parse_number
 from tickets.status import REOPEN_ON_CUSTOMER_MESSAGE

@@ -24,7 +24,6 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tickets.calendar import ALWAYS, Calendar
 from tickets.desk import Desk
 from tickets.events import (
     Event,
@@ -36,10 +35,12 @@ from tickets.events import (
     register,
 )
 from tickets.models import BusinessCalendar, SlaPolicy, Ticket, TicketTag, format_number
+from tickets.sla.calendar import ALWAYS, Calendar
+from tickets.status import DONE_STATUSES, PAUSED_STATUSES
 
 log = logging.getLogger(__name__)
-PAUSING = frozenset({"pending", "waiting_parts"})
-FINISHED = frozenset({"solved", "closed"})
+PAUSING = frozenset(s.value for s in PAUSED_STATUSES)
+FINISHED = frozenset(s.value for s in DONE_STATUSES)
 CLOCKS = ("first_response", "next_response", "resolution")
 
 

@@ -18,7 +18,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tickets.contracts import AttachmentRef
-from tickets.ingest_store import IngestRace, MessageRef, TicketRef
+from tickets.ingest.store import IngestRace, MessageRef, TicketRef
 
 FIND_CUSTOMER = (
     "SELECT c.id FROM customer_identities i JOIN customers c ON c.id = i.customer_id "

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tickets.contracts import AttachmentRef, Channel
 from tickets.dbutil import insert_ignoring_conflicts
-from tickets.ingest_store import MessageRef, TicketRef
+from tickets.ingest.store import MessageRef, TicketRef
 from tickets.models import (
     Attachment,
     AuditEntry,

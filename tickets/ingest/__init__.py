@@ -1,0 +1,7 @@
+"""Ingest: one inbound message into the ticket store in one transaction. The policy
+(identity, duplicates, threading) lives once in ``policy``; ``store`` is the port it works
+through, with a portable SQLAlchemy store (``sql``) and a PostgreSQL fast path (``pg``)."""
+
+from tickets.ingest.policy import IngestResult, QueueChooser, ingest, ingest_with
+
+__all__ = ["IngestResult", "QueueChooser", "ingest", "ingest_with"]
