@@ -147,7 +147,7 @@ async def post_typing(request: web.Request) -> web.Response:
     desk = request.app[DESK]
     await desk.read(lambda s: tickets.ticket_detail(s, staff, number))
     if parse_number(number) is not None:
-        await desk.publisher.publish([AgentTyping(number, staff.name)])
+        await desk.broadcast([AgentTyping(number, staff.name)])
     return web.Response(status=204)
 
 

@@ -32,6 +32,9 @@ class NullPublisher:
     async def publish(self, events: Sequence[Event]) -> None:
         return None
 
+    async def broadcast(self, events: Sequence[Event]) -> None:
+        return None
+
 
 def messages(count: int, identities: int) -> list[InboundMessage]:
     now = datetime.now(UTC)

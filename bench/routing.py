@@ -49,6 +49,9 @@ class NullPublisher:
     async def publish(self, events: Sequence[Event]) -> None:
         return None
 
+    async def broadcast(self, events: Sequence[Event]) -> None:
+        return None
+
 
 async def populate(url: str, agents: int, waiting: int) -> tuple[list[int], list[int], int]:
     engine = db.create_engine(url)

@@ -189,7 +189,7 @@ class RoutingEngine:
             )
         )
         await self.store.enqueue(self._item(facts, sticky, front=front))
-        await self.desk.publisher.publish([QueueChanged(facts.queue_id)])
+        await self.desk.broadcast([QueueChanged(facts.queue_id)])
         await self.route([facts.queue_id], facts.channel)
 
     def _item(self, t: TicketFacts, sticky: int | None, *, front: bool = False) -> WorkItem:

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 class EventBus(Protocol):
     async def publish(self, events: Sequence[Event]) -> None: ...
+    async def broadcast(self, events: Sequence[Event]) -> None: ...
     def subscribe(self, handler: EventHandler) -> None: ...
     def consume(self, group: str, handler: EventHandler) -> None: ...
     async def start(self) -> None: ...
@@ -58,8 +59,9 @@ async def _call(handler: EventHandler, event: Event) -> bool:
 class _Mailbox:
     """One handler's ordered queue, drained by its own task."""
 
-    def __init__(self, handler: EventHandler) -> None:
+    def __init__(self, handler: EventHandler, group: str | None = None) -> None:
         self.handler = handler
+        self.group = group
         self.queue: asyncio.Queue[Event] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
 
@@ -95,12 +97,21 @@ class InProcessBus:
         if group in self._groups:
             raise ValueError(f"consumer group {group!r} already has a handler in this process")
         self._groups.add(group)
-        self.subscribe(handler)
+        box = _Mailbox(handler, group)
+        self._boxes.append(box)
+        if self._started:
+            box.start()
 
     async def publish(self, events: Sequence[Event]) -> None:
         for event in events:
             for box in self._boxes:
                 box.queue.put_nowait(event)
+
+    async def broadcast(self, events: Sequence[Event]) -> None:
+        for event in events:
+            for box in self._boxes:
+                if box.group is None:
+                    box.queue.put_nowait(event)
 
     async def start(self) -> None:
         self._started = True
@@ -158,6 +169,15 @@ class RedisBus:
                 data = json.dumps(event.to_dict(), ensure_ascii=False, default=str)
                 pipe.publish(self.channel, data)
                 pipe.xadd(self.stream, {"e": data}, maxlen=self.maxlen, approximate=True)
+            await pipe.execute()
+
+    async def broadcast(self, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for event in events:
+                data = json.dumps(event.to_dict(), ensure_ascii=False, default=str)
+                pipe.publish(self.channel, data)
             await pipe.execute()
 
     async def start(self) -> None:

@@ -106,5 +106,8 @@ class RecordingPublisher:
     async def publish(self, events: Any) -> None:
         self.events.extend(events)
 
+    async def broadcast(self, events: Any) -> None:
+        self.events.extend(events)
+
     def of(self, kind: type) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
@@ -59,6 +59,10 @@ class Desk:
         if events:
             await self.publisher.publish(list(events))
         return result
+
+    async def broadcast(self, events: Sequence[Event]) -> None:
+        """Events that may be missed (typing, socket frames): straight to the bus."""
+        await self.publisher.broadcast(events)
 
     async def read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         async with self._turn(), self.sessions() as session:

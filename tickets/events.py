@@ -132,4 +132,12 @@ EventHandler = Callable[[Event], Awaitable[None]]
 
 
 class EventPublisher(Protocol):
-    async def publish(self, events: Sequence[Event]) -> None: ...
+    """The bus as the core sees it, by promise."""
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        """Durable work: handled once per consumer group, retried, dead-lettered after
+        repeated failure, never dropped; broadcast listeners see it too."""
+
+    async def broadcast(self, events: Sequence[Event]) -> None:
+        """May be missed: typing, frames for open sockets, live screens (which reload
+        their state on reconnect)."""

@@ -80,9 +80,7 @@ class WebchatSender:
             "text": message.text,
             "created_at": created,
         }
-        await self.desk.publisher.publish(
-            [WebchatFrame(message.recipient, frame, message.message_id)]
-        )
+        await self.desk.broadcast([WebchatFrame(message.recipient, frame, message.message_id)])
         return SendResult(external_id=f"webchat-{message.message_id}", status=DeliveryStatus.SENT)
 
 
@@ -192,7 +190,7 @@ class Webchat:
             await self._on_message(ws, visitor, profile, frame)
         elif kind == "typing":
             if self.typing_limit.allow(visitor):
-                await self.desk.publisher.publish([VisitorTyping(visitor, None)])
+                await self.desk.broadcast([VisitorTyping(visitor, None)])
         else:
             await ws.send_json(error_frame("unknown_type", f"unknown frame type {kind!r}"))
 
@@ -266,9 +264,7 @@ class Webchat:
                 "text": text,
                 "created_at": now.isoformat(),
             }
-            await self.desk.publisher.publish(
-                [WebchatFrame(visitor, message_frame(echo, client_id))]
-            )
+            await self.desk.broadcast([WebchatFrame(visitor, message_frame(echo, client_id))])
 
     async def on_event(self, event: Event) -> None:
         """Broadcast handler: pushes frames to this process's sockets."""

@@ -38,6 +38,9 @@ class PumpedPublisher:
         self.pending.extend(events)
         self.seen.extend(events)
 
+    async def broadcast(self, events: Sequence[Event]) -> None:
+        await self.publish(events)
+
     async def pump(self) -> None:
         while self.pending:
             event = self.pending.pop(0)
