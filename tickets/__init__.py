@@ -28,7 +28,8 @@ from tickets.contracts import (
     TicketStatus,
 )
 from tickets.desk import Desk
-from tickets.errors import Conflict, Forbidden, Invalid, NotFound, TicketError
+from tickets.errors import Conflict, Forbidden, Invalid, NotFound, TicketError, Unavailable
+from tickets.eventlog import record_events
 from tickets.events import (
     CustomersMerged,
     DeliveryStatusChanged,
@@ -38,6 +39,7 @@ from tickets.events import (
     MessageReceived,
     MessageSent,
     OutboxQueued,
+    StaffChanged,
     TicketAssigned,
     TicketCreated,
     TicketStatusChanged,
@@ -79,6 +81,7 @@ from tickets.status import (
     PAUSED_STATUSES,
     ROUTABLE_STATUSES,
 )
+from tickets.textcheck import storable_text
 from tickets.views import (
     channel_address,
     customer_detail,
@@ -126,6 +129,7 @@ __all__ = [
     "SlaClocks",
     "SlaStarted",
     "SlaWarning",
+    "StaffChanged",
     "StaffUser",
     "SystemValue",
     "ThreadHints",
@@ -136,6 +140,7 @@ __all__ = [
     "TicketStatus",
     "TicketStatusChanged",
     "TicketUpdated",
+    "Unavailable",
     "Written",
     "add_note",
     "assign",
@@ -164,11 +169,13 @@ __all__ = [
     "parse_number",
     "record_audit",
     "record_delivery",
+    "record_events",
     "register_event",
     "reply",
     "set_queue_members",
     "staff_for_password",
     "staff_for_token",
+    "storable_text",
     "ticket_detail",
     "update_ticket",
     "user_id_by_email",

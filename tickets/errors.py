@@ -21,3 +21,13 @@ class Invalid(TicketError):
 
 class Conflict(TicketError):
     code = "conflict"
+
+
+class Unavailable(TicketError):
+    """A dependency (the database pool) is busy or down: try again in ``retry_after`` s."""
+
+    code = "unavailable"
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

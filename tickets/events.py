@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
+    """``event_id`` is set by the relay from the event outbox row (``ev-<id>``), so every
+    durable consumer can recognise an event it has already handled; events that never
+    pass the outbox (broadcasts) have none."""
+
     type_name: ClassVar[str] = "Event"
+    event_id: str | None = field(default=None, kw_only=True)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -119,6 +124,17 @@ class TicketAssigned(Event):
     assignee_id: int | None
     assignee: str | None
     reason: str
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class StaffChanged(Event):
+    """A staff user, a queue or a queue membership was added or changed: every process
+    re-reads its routing configuration."""
+
+    user_id: int | None = None
+    queue_id: int | None = None
+    what: str = ""
 
 
 @register

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -119,6 +120,9 @@ class CustomerIdentity(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     channel: Mapped[str] = mapped_column(String(20))
     address: Mapped[str] = mapped_column(String(320))
+    # False for a claim nobody checked (an email typed into the chat): shown to agents,
+    # never used to attach a conversation to whoever owns the address.
+    verified: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime]
     customer: Mapped[Customer] = relationship(lazy="raise", back_populates="identities")
 
@@ -145,6 +149,8 @@ class Ticket(Base):
     closed_at: Mapped[datetime | None]
     sla: Mapped[dict[str, Any]] = mapped_column(default=dict)
     next_sla_check_at: Mapped[datetime | None] = mapped_column(index=True)
+    # A message to a closed ticket opens a follow-up ticket linked to the old one.
+    follow_up_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     tags: Mapped[list[TicketTag]] = relationship(lazy="raise", order_by="TicketTag.tag")
 
     @property
@@ -205,7 +211,40 @@ class OutboxEntry(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Who holds the current lease: a result is recorded only by its holder (fencing).
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
+
+
+class EventRecord(Base):
+    """The transactional event outbox: domain events written in the same transaction as
+    the change they describe, relayed to the bus afterwards (``tickets.eventlog``)."""
+
+    __tablename__ = "event_outbox"
+    __table_args__ = (Index("ix_event_outbox_pending", "relayed_at", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]]
+    # Set only when a dead letter is retried: the event goes to that consumer group alone.
+    consumer_group: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    relayed_at: Mapped[datetime | None]
+
+
+class DeadEvent(Base):
+    """A durable event one consumer group kept failing on, with the last error; listed by
+    ``switchboard events dead`` and handed back by ``switchboard events retry ID``."""
+
+    __tablename__ = "event_dead_letters"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    consumer_group: Mapped[str] = mapped_column(String(100), index=True)
+    event_id: Mapped[str] = mapped_column(String(100))
+    type: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]]
+    error: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+    retried_at: Mapped[datetime | None]
 
 
 class AuditEntry(Base):
