@@ -10,10 +10,11 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from agent_ui import DESK, api_routes, error_middleware
 from agent_ui.api import auth_middleware
@@ -27,13 +28,14 @@ from routing.redis_store import RedisStore
 from routing.rules import QueueRules
 from routing.store import MemoryStore, RoutingStore
 from switchboard import db
-from switchboard.bus import EventBus, InProcessBus, RedisBus, RedisClient, redis_client
+from switchboard.bus import Bury, EventBus, InProcessBus, RedisBus, RedisClient, redis_client
 from switchboard.charsets import install_cjk_aliases
 from switchboard.clock import utc_now
 from switchboard.dispatcher import OutboxDispatcher
 from switchboard.metrics import Metrics
+from switchboard.relay import EventRelay
 from switchboard.settings import Settings
-from tickets import Desk, RetryPolicy, SlaClocks, SystemValue
+from tickets import Desk, Event, RetryPolicy, SlaClocks, SystemValue, bury_event
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,7 @@ class Runtime:
     dispatcher: OutboxDispatcher
     routing: RoutingEngine
     sla: SlaClocks
+    relay: EventRelay
     redis: RedisClient | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -125,6 +128,7 @@ async def build_runtime(
             base_s=settings.outbox_base_delay_s, max_attempts=settings.outbox_max_attempts
         )
         dispatcher = OutboxDispatcher(desk, senders, policy, metrics=metrics)
+        relay = EventRelay(desk, bus)
     except BaseException:
         await engine.dispose()
         raise
@@ -134,15 +138,44 @@ async def build_runtime(
     bus.consume("routing", routing.on_event)
     bus.consume("sla", sla.on_event)
     bus.consume("routing-audit", RoutingAudit(desk).on_event)
+    bus.set_bury(dead_letter_store(desk))
     return Runtime(
-        settings, engine, bus, desk, metrics, senders, webchat, dispatcher, routing, sla, redis
+        settings,
+        engine,
+        bus,
+        desk,
+        metrics,
+        senders,
+        webchat,
+        dispatcher,
+        routing,
+        sla,
+        relay,
+        redis,
     )
+
+
+def dead_letter_store(desk: Desk) -> Bury:
+    """Where the bus keeps events a consumer group gave up on: the database, so they
+    survive a Redis loss and the CLI can list and retry them."""
+
+    async def bury(
+        group: str, event_id: str, wire: dict[str, Any], error: str, attempts: int
+    ) -> None:
+        async def work(session: AsyncSession, now: datetime) -> tuple[None, list[Event]]:
+            await bury_event(session, group, event_id, wire, error, attempts, now)
+            return None, []
+
+        await desk.write(work)
+
+    return bury
 
 
 async def start_runtime(runtime: Runtime, *, workers: bool) -> None:
     await runtime.routing.ensure_state()
-    await runtime.bus.start()
+    await runtime.bus.start(consumers=workers)
     if workers:
+        runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="relay"))
         runtime.tasks.append(asyncio.create_task(runtime.dispatcher.run(), name="outbox"))
         runtime.tasks.append(asyncio.create_task(runtime.routing.run(), name="routing"))
         runtime.tasks.append(asyncio.create_task(runtime.sla.run(), name="sla"))
@@ -160,6 +193,7 @@ async def stop_runtime(runtime: Runtime) -> None:
     runtime.routing.stop()
     runtime.sla.stop()
     runtime.dispatcher.stop()
+    runtime.relay.stop()
     for task in runtime.tasks:
         task.cancel()
     if runtime.tasks:

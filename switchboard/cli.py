@@ -18,7 +18,7 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 import tickets
-from switchboard import db, logs
+from switchboard import cli_events, db, logs
 from switchboard.app import (
     MigrationsPending,
     build_runtime,
@@ -233,11 +233,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--label", help="what the token is for")
     common(q)
     q.set_defaults(run=cmd_token_add)
+    cli_events.add_parser(sub, common)
     return parser
 
 
 def _explain(err: BaseException) -> str | None:
-    if isinstance(err, CliError | SettingsError | MigrationsPending | TicketError):
+    if isinstance(
+        err, CliError | SettingsError | MigrationsPending | TicketError | cli_events.EventsError
+    ):
         return str(err)
     if (isinstance(err, OperationalError | ProgrammingError) and "no such table" in str(err)) or (
         isinstance(err, ProgrammingError) and "does not exist" in str(err)

@@ -29,7 +29,16 @@ from tickets.contracts import (
 )
 from tickets.desk import Desk
 from tickets.errors import Conflict, Forbidden, Invalid, NotFound, TicketError, Unavailable
-from tickets.eventlog import record_events
+from tickets.eventlog import (
+    DeadLetter,
+    bury_event,
+    dead_letters,
+    record_events,
+    retry_dead_letter,
+)
+from tickets.eventlog import backlog as event_backlog
+from tickets.eventlog import mark_relayed as mark_events_relayed
+from tickets.eventlog import pending as pending_events
 from tickets.events import (
     CustomersMerged,
     DeliveryStatusChanged,
@@ -104,6 +113,7 @@ __all__ = [
     "Channel",
     "Conflict",
     "CustomersMerged",
+    "DeadLetter",
     "DeliveryStatus",
     "DeliveryStatusChanged",
     "Desk",
@@ -144,17 +154,21 @@ __all__ = [
     "Written",
     "add_note",
     "assign",
+    "bury_event",
     "channel_address",
     "create_token",
     "create_user",
     "customer_detail",
+    "dead_letters",
     "detect_language",
     "ensure_queue",
+    "event_backlog",
     "event_from_dict",
     "format_number",
     "ingest",
     "lease_due",
     "list_tickets",
+    "mark_events_relayed",
     "mark_failed",
     "mark_sent",
     "may_change",
@@ -167,11 +181,13 @@ __all__ = [
     "normalize_phone",
     "open_conversation",
     "parse_number",
+    "pending_events",
     "record_audit",
     "record_delivery",
     "record_events",
     "register_event",
     "reply",
+    "retry_dead_letter",
     "set_queue_members",
     "staff_for_password",
     "staff_for_token",

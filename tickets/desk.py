@@ -1,13 +1,22 @@
 """The front desk other rooms use to work with tickets: it owns the unit of work (one
-transaction per call), publishes the events only after commit, and retries an ingest
-that lost a uniqueness race once (the retry finds the twin and is a no-op). On
-PostgreSQL, ingest runs on the prepared-statement fast path (``ingest_pg``). On
-PostgreSQL, ingest runs on the prepared-statement fast path (``ingest_pg``)."""
+transaction per call) and the promise that no event is lost.
+
+A write's events are rows of the event outbox (``tickets.eventlog``) written in the same
+transaction as the change, so a change and its events commit or vanish together. Right
+after the commit the desk hands them to the bus itself (so routing and screens react at
+once) and marks them relayed in small batches. When that publish fails or the process
+dies first, the rows stay unrelayed and the relay (``switchboard.relay``) publishes them
+later; a consumer may then see an event twice and recognises it by ``event_id``.
+
+An ingest that lost a uniqueness race is retried once (the retry finds the twin and is a
+no-op). On PostgreSQL, ingest runs on the prepared-statement fast path
+(``tickets.ingest.pg``)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
@@ -16,6 +25,7 @@ from typing import TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from tickets import eventlog
 from tickets.contracts import InboundMessage
 from tickets.events import Event, EventPublisher
 from tickets.ingest.pg import PgFastPath
@@ -26,6 +36,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 Work = Callable[[AsyncSession, datetime], Awaitable[tuple[T, tuple[Event, ...] | list[Event]]]]
+MARK_BATCH_DELAY_S = 0.05
 
 
 class Desk:
@@ -37,6 +48,7 @@ class Desk:
         choose_queue: QueueChooser | None = None,
         *,
         fast_path: bool = True,
+        publish_timeout_s: float = 5.0,
     ) -> None:
         engine = sessions.kw.get("bind")
         # SQLite has one writer and every transaction takes the write lock up front
@@ -51,13 +63,17 @@ class Desk:
         self.publisher = publisher
         self.clock = clock
         self.choose_queue = choose_queue
+        self.publish_timeout_s = publish_timeout_s
+        self._relayed: list[int] = []
+        self._marker: asyncio.Task[None] | None = None
 
     async def write(self, work: Work[T]) -> T:
-        """Runs ``work`` in one transaction; publishes its events after the commit."""
+        """Runs ``work`` in one transaction with its events; publishes them after commit."""
         async with self._turn(), self.sessions() as session, session.begin():
-            result, events = await work(session, self.clock())
-        if events:
-            await self.publisher.publish(list(events))
+            now = self.clock()
+            result, events = await work(session, now)
+            stamped = await eventlog.record_events(session, events, now)
+        await self._publish_committed(stamped)
         return result
 
     async def broadcast(self, events: Sequence[Event]) -> None:
@@ -86,12 +102,11 @@ class Desk:
     async def _ingest_once(self, msg: InboundMessage) -> IngestResult:
         if self.fast is not None:
             async with self.fast.transaction() as store:
-                result = await ingest_with(
-                    store, msg, now=self.clock(), choose_queue=self.choose_queue
-                )
-            if result.events:
-                await self.publisher.publish(list(result.events))
-            return result
+                now = self.clock()
+                result = await ingest_with(store, msg, now=now, choose_queue=self.choose_queue)
+                stamped = await store.record_events(result.events, now)
+            await self._publish_committed(stamped)
+            return dataclasses.replace(result, events=tuple(stamped))
 
         async def run(
             session: AsyncSession, now: datetime
@@ -99,8 +114,67 @@ class Desk:
             result = await ingest(session, msg, now=now, choose_queue=self.choose_queue)
             return result, result.events
 
-        return await self.write(run)
+        async with self._turn(), self.sessions() as session, session.begin():
+            now = self.clock()
+            result, events = await run(session, now)
+            stamped = await eventlog.record_events(session, events, now)
+        await self._publish_committed(stamped)
+        return dataclasses.replace(result, events=tuple(stamped))
+
+    # -- after the commit -------------------------------------------------------------
+
+    async def _publish_committed(self, events: Sequence[Event]) -> None:
+        """Hands committed events to the bus. A failure is logged, never raised: the
+        change is saved and its events wait in the outbox for the relay."""
+        if not events:
+            return
+        try:
+            async with asyncio.timeout(self.publish_timeout_s):
+                await self.publisher.publish(events)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            log.warning(
+                "publishing %d committed event(s) failed (%s: %s); the relay will retry",
+                len(events),
+                type(err).__name__,
+                err,
+            )
+            return
+        self._relayed.extend(_row_ids(events))
+        if self._marker is None or self._marker.done():
+            self._marker = asyncio.create_task(self._mark_relayed(), name="desk:mark-relayed")
+
+    async def _mark_relayed(self) -> None:
+        """Marks published events relayed, many per statement. Losing a batch (a crash,
+        a database error) only means the relay publishes those events once more."""
+        await asyncio.sleep(MARK_BATCH_DELAY_S)
+        while self._relayed:
+            ids, self._relayed = self._relayed, []
+            try:
+                async with self._turn(), self.sessions() as session, session.begin():
+                    await eventlog.mark_relayed(session, ids, self.clock())
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                log.warning("marking %d event(s) relayed failed: %s", len(ids), err)
+                return
+
+    async def flush(self) -> None:
+        """Waits until published events are marked relayed (tests and shutdown)."""
+        while self._marker is not None and not self._marker.done():
+            await asyncio.shield(self._marker)
 
     async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.flush()
         if self.fast is not None:
             await self.fast.close()
+
+
+def _row_ids(events: Sequence[Event]) -> list[int]:
+    return [
+        int(e.event_id.removeprefix(eventlog.EVENT_ID_PREFIX))
+        for e in events
+        if e.event_id and e.event_id.startswith(eventlog.EVENT_ID_PREFIX)
+    ]

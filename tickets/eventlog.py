@@ -15,29 +15,67 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tickets.events import Event, event_from_dict
+from tickets.events import Event
 from tickets.models import DeadEvent, EventRecord
 
 EVENT_ID_PREFIX = "ev-"
 
 
-async def record_events(session: AsyncSession, events: Sequence[Event], now: datetime) -> None:
-    """Adds ``events`` to the event outbox inside the caller's transaction."""
+async def record_events(
+    session: AsyncSession, events: Sequence[Event], now: datetime
+) -> list[Event]:
+    """Adds ``events`` to the event outbox inside the caller's transaction; returns them
+    stamped with their ``event_id``."""
     if not events:
-        return
-    await session.execute(
-        insert(EventRecord),
-        [
-            {"type": e.type_name, "payload": _payload(e), "created_at": now, "relayed_at": None}
-            for e in events
-        ],
+        return []
+    ids = (
+        (
+            await session.execute(
+                insert(EventRecord).returning(EventRecord.id, sort_by_parameter_order=True),
+                [
+                    {"type": e.type_name, "payload": payload_of(e), "created_at": now}
+                    for e in events
+                ],
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return stamp(events, ids)
+
+
+def stamp(events: Sequence[Event], row_ids: Sequence[int]) -> list[Event]:
+    return [
+        dataclasses.replace(e, event_id=event_id_of(i))
+        for e, i in zip(events, row_ids, strict=True)
+    ]
+
+
+async def record_for_group(
+    session: AsyncSession, group: str, payload: dict[str, Any], now: datetime
+) -> int:
+    """Queues one event for one consumer group only (a dead letter handed back)."""
+    clean = {k: v for k, v in payload.items() if k != "event_id"}
+    return int(
+        (
+            await session.execute(
+                insert(EventRecord)
+                .values(
+                    type=str(clean.get("type", "")),
+                    payload=clean,
+                    consumer_group=group,
+                    created_at=now,
+                )
+                .returning(EventRecord.id)
+            )
+        ).scalar_one()
     )
 
 
-def _payload(event: Event) -> dict[str, Any]:
+def payload_of(event: Event) -> dict[str, Any]:
     data = event.to_dict()
     data.pop("event_id", None)
     return data
@@ -50,28 +88,37 @@ def event_id_of(row_id: int) -> str:
 @dataclasses.dataclass(frozen=True, slots=True)
 class Pending:
     row_id: int
-    type: str
     payload: dict[str, Any]
+    group: str | None
 
-    def event(self) -> Event:
-        """The event with its id; raises ``ValueError`` for a type this process does not
-        know (a newer process wrote it during a rolling upgrade)."""
-        return dataclasses.replace(event_from_dict(self.payload), event_id=event_id_of(self.row_id))
+    @property
+    def event_id(self) -> str:
+        return event_id_of(self.row_id)
+
+    def wire(self) -> dict[str, Any]:
+        """The event as the bus carries it (type, fields, ``event_id``); the relay never
+        needs to understand an event to pass it on, so a type written by a newer process
+        during a rolling upgrade still reaches the consumers that know it."""
+        return {**self.payload, "event_id": self.event_id}
 
 
-async def pending(session: AsyncSession, limit: int = 500) -> list[Pending]:
+async def pending(
+    session: AsyncSession, older_than: datetime | None = None, limit: int = 500
+) -> list[Pending]:
     """The oldest events not yet relayed, locked so two relays never take the same rows
-    (``SKIP LOCKED`` on PostgreSQL; SQLite has one writer anyway)."""
-    rows = (
-        await session.execute(
-            select(EventRecord.id, EventRecord.type, EventRecord.payload)
-            .where(EventRecord.relayed_at.is_(None))
-            .order_by(EventRecord.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
-    return [Pending(r.id, r.type, dict(r.payload)) for r in rows]
+    (``SKIP LOCKED`` on PostgreSQL; SQLite has one writer anyway). ``older_than`` leaves
+    the newest rows to the process that wrote them, which publishes right after commit."""
+    query = (
+        select(EventRecord.id, EventRecord.payload, EventRecord.consumer_group)
+        .where(EventRecord.relayed_at.is_(None))
+        .order_by(EventRecord.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if older_than is not None:
+        query = query.where(EventRecord.created_at <= older_than)
+    rows = (await session.execute(query)).all()
+    return [Pending(r.id, dict(r.payload), r.consumer_group) for r in rows]
 
 
 async def mark_relayed(session: AsyncSession, row_ids: Sequence[int], now: datetime) -> None:
@@ -83,8 +130,6 @@ async def mark_relayed(session: AsyncSession, row_ids: Sequence[int], now: datet
 
 async def backlog(session: AsyncSession) -> int:
     """How many events wait for the relay (for health and metrics)."""
-    from sqlalchemy import func
-
     return int(
         (
             await session.execute(
@@ -112,7 +157,7 @@ class DeadLetter:
     retried_at: datetime | None
 
 
-async def bury(
+async def bury_event(
     session: AsyncSession,
     group: str,
     event_id: str,
@@ -161,15 +206,19 @@ async def dead_letters(session: AsyncSession, *, include_retried: bool = False) 
     ]
 
 
-async def take_for_retry(session: AsyncSession, dead_id: int, now: datetime) -> DeadLetter | None:
-    """Marks a dead letter retried and returns it (None when unknown or already retried);
-    the caller hands it back to its consumer group."""
+async def retry_dead_letter(
+    session: AsyncSession, dead_id: int, now: datetime
+) -> DeadLetter | None:
+    """Hands a dead letter back to its consumer group through the event outbox (the
+    relay delivers it to that group alone) and marks it retried; None when it is unknown
+    or was retried already."""
     row = (
         await session.execute(select(DeadEvent).where(DeadEvent.id == dead_id).with_for_update())
     ).scalar_one_or_none()
     if row is None or row.retried_at is not None:
         return None
     row.retried_at = now
+    await record_for_group(session, row.consumer_group, dict(row.payload), now)
     return DeadLetter(
         row.id,
         row.consumer_group,

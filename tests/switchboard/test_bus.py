@@ -88,7 +88,7 @@ async def test_redis_bus_broadcasts_to_all_and_gives_work_to_one(redis_prefix: s
     finally:
         for bus in (a, b):
             await bus.stop()
-            await bus.redis.delete(bus.stream)
+            await bus.redis.delete(bus.stream("routing"))
             await bus.redis.aclose()
 
 
@@ -99,7 +99,7 @@ async def test_unacknowledged_work_is_reclaimed_from_a_dead_consumer(redis_prefi
 
     async def crash(event: Event) -> None:
         crashed.set()
-        raise RuntimeError("process died mid-event")
+        await asyncio.Event().wait()  # the process dies (is stopped) mid-event
 
     dying.consume("outbox", crash)
     await dying.start()
@@ -120,7 +120,7 @@ async def test_unacknowledged_work_is_reclaimed_from_a_dead_consumer(redis_prefi
         assert got == [OutboxQueued(5, "sms")]
     finally:
         await survivor.stop()
-        await survivor.redis.delete(survivor.stream)
+        await survivor.redis.delete(survivor.stream("outbox"))
         for bus in (dying, survivor):
             await bus.redis.aclose()
 

@@ -152,6 +152,9 @@ async def test_the_demo_ticket_carries_its_sla_and_the_watch_fires_once(
         inbound("v_sla", "我家空调不制冷了", channel=Channel.WEBCHAT, at=clock.now)
     )
     headers = {"Authorization": f"Bearer {tokens['supervisor@example.com']}"}
+    # Without workers no consumer runs in this process: hand the SLA room its events.
+    for event in result.events:
+        await runtime.sla.on_event(event)
 
     async def sla() -> Any:
         r = await client.get(f"/api/v1/tickets/{result.number}", headers=headers)

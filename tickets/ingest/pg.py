@@ -17,7 +17,9 @@ from typing import Any
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tickets import eventlog
 from tickets.contracts import AttachmentRef
+from tickets.events import Event
 from tickets.ingest.store import IngestRace, MessageRef, TicketRef
 
 FIND_CUSTOMER = (
@@ -81,9 +83,26 @@ AUDIT = (
 )
 
 
+INSERT_EVENTS = (
+    "INSERT INTO event_outbox (type, payload, created_at) "
+    "SELECT t, p::json, $3 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(t, p, n) "
+    "ORDER BY n RETURNING id"
+)
+
+
 class PgIngestStore:
     def __init__(self, conn: Any) -> None:
         self.conn = conn
+
+    async def record_events(self, events: Sequence[Event], now: datetime) -> list[Event]:
+        """The event outbox rows for this ingest, in one round trip (``tickets.eventlog``
+        is the portable twin). Ids come from one sequence in row order, so sorted ids
+        line up with the events."""
+        if not events:
+            return []
+        payloads = [json.dumps(eventlog.payload_of(e), ensure_ascii=False) for e in events]
+        rows = await self.conn.fetch(INSERT_EVENTS, [e.type_name for e in events], payloads, now)
+        return eventlog.stamp(events, sorted(int(r["id"]) for r in rows))
 
     async def find_customer(self, channel: str, address: str) -> int | None:
         value = await self.conn.fetchval(FIND_CUSTOMER, channel, address)
