@@ -39,3 +39,11 @@ def check_transition(old: S, new: S) -> None:
         return
     if new not in ALLOWED_TRANSITIONS[old]:
         raise TransitionError(f"a {old} ticket cannot become {new}")
+
+
+def customer_message_reopens(status: S) -> bool:
+    """True when a customer's message brings a ticket in ``status`` back to open."""
+    if status not in REOPEN_ON_CUSTOMER_MESSAGE:
+        return False
+    check_transition(status, S.OPEN)
+    return True

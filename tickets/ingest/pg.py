@@ -52,8 +52,8 @@ OPEN_TICKET = (
 QUEUE_ID = "SELECT id FROM queues WHERE name = $1"
 INSERT_TICKET = (
     "INSERT INTO tickets (subject, status, priority, channel, language, queue_id, customer_id, "
-    "created_at, updated_at, last_inbound_at, sla) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '{}'::json) RETURNING id"
+    "created_at, updated_at, last_inbound_at, follow_up_of_id, sla) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '{}'::json) RETURNING id"
 )
 _MESSAGE_COLUMNS = (
     "INSERT INTO messages (ticket_id, direction, channel, external_id, author_name, text, html, "
@@ -61,13 +61,21 @@ _MESSAGE_COLUMNS = (
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id"
 )
 INSERT_MESSAGE = _MESSAGE_COLUMNS
+# Touching the ticket and storing the message is one statement, and both happen only
+# while the ticket is not closed: the UPDATE waits for a concurrent close and re-checks the
+# status, so a message racing a close never lands on (or reopens) a closed ticket.
+_INSERT_IF_TOUCHED = (
+    "INSERT INTO messages (ticket_id, direction, channel, external_id, author_name, text, html, "
+    "email_message_id, delivery_status, created_at) "
+    "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM touched RETURNING id"
+)
 TOUCH_AND_INSERT = (
-    "WITH touched AS (UPDATE tickets SET updated_at = $11, last_inbound_at = $11 WHERE id = $1) "
-    + _MESSAGE_COLUMNS
+    "WITH touched AS (UPDATE tickets SET updated_at = $11, last_inbound_at = $11 "
+    "WHERE id = $1 AND status <> 'closed' RETURNING id) " + _INSERT_IF_TOUCHED
 )
 REOPEN_AND_INSERT = (
     "WITH touched AS (UPDATE tickets SET updated_at = $11, last_inbound_at = $11, status = 'open', "
-    "solved_at = NULL WHERE id = $1) " + _MESSAGE_COLUMNS
+    "solved_at = NULL WHERE id = $1 AND status <> 'closed' RETURNING id) " + _INSERT_IF_TOUCHED
 )
 INSERT_ATTACHMENT = (
     "INSERT INTO attachments (message_id, name, content_type, size, blob_ref) "
@@ -156,10 +164,11 @@ class PgIngestStore:
                 v["created_at"],
                 v["updated_at"],
                 v["last_inbound_at"],
+                v.get("follow_up_of_id"),
             )
         )
 
-    async def insert_message(self, v: dict[str, Any], *, touch: bool, reopen: bool) -> int:
+    async def insert_message(self, v: dict[str, Any], *, touch: bool, reopen: bool) -> int | None:
         args = [
             v["ticket_id"],
             v["direction"],
@@ -174,7 +183,8 @@ class PgIngestStore:
         ]
         if touch:
             sql = REOPEN_AND_INSERT if reopen else TOUCH_AND_INSERT
-            return int(await self.conn.fetchval(sql, *args, v["now"]))
+            found = await self.conn.fetchval(sql, *args, v["now"])
+            return None if found is None else int(found)
         return int(await self.conn.fetchval(INSERT_MESSAGE, *args))
 
     async def insert_attachments(

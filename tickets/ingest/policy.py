@@ -13,8 +13,13 @@ Decisions where the design is silent:
 - a subject number is only trusted when the ticket belongs to the sender (a guessed
   number must not let a stranger write into someone's ticket); Message-ID references are
   unguessable and trusted from anyone (a colleague on CC replying);
-- a message on a pending or solved ticket re-opens it; a closed ticket is never re-opened,
-  a follow-up ticket starts instead (as Zendesk does).
+- a message on a pending or solved ticket re-opens it (through the transition table); a
+  closed ticket is never re-opened, a follow-up ticket linked to it (``follow_up_of_id``)
+  starts instead, as Zendesk does. This holds under a race too: the store touches the
+  ticket and stores the message only while the ticket is not closed (one conditional
+  statement), and a ticket closed in between gets its follow-up. Chat, SMS and the other
+  identity-threaded channels link the follow-up only in that race (their lookup sees open
+  tickets only, and a second query on every new ticket is not worth it).
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from tickets.ingest.sql import SqlIngestStore
 from tickets.ingest.store import IngestRace, IngestStore, TicketRef
 from tickets.language import detect_language
 from tickets.models import format_number, parse_number
-from tickets.status import REOPEN_ON_CUSTOMER_MESSAGE
+from tickets.status import customer_message_reopens
 
 SUBJECT_NUMBER = re.compile(r"\[#(SB-\d+)\]", re.IGNORECASE)
 MAX_TEXT = 200_000
@@ -104,36 +109,45 @@ async def ingest_with(
 
     events: list[Event] = []
     found = await _email_thread(store, msg, customer_id) if is_email else open_ticket
-    reopen = False
-    if found is None:
-        ticket_id = await _open_ticket(store, msg, customer_id, now, choose_queue, events)
-        new_ticket = True
-    else:
+    follow_up_of: int | None = None
+    if found is not None and found.status == TicketStatus.CLOSED.value:
+        follow_up_of, found = found.id, None
+    values = {
+        "direction": Direction.IN.value,
+        "channel": channel,
+        "external_id": msg.external_id,
+        "author_name": (msg.display_name or address)[:200],
+        "text": msg.text[:MAX_TEXT],
+        "html": msg.html,
+        "email_message_id": msg.thread.message_id,
+        "delivery_status": DeliveryStatus.RECEIVED.value,
+        "created_at": msg.received_at,
+        "now": now,
+    }
+    message_id: int | None = None
+    new_ticket = False
+    if found is not None:
         ticket_id, status = found
-        new_ticket = False
-        reopen = TicketStatus(status) in REOPEN_ON_CUSTOMER_MESSAGE
-        if reopen:
+        reopen = customer_message_reopens(TicketStatus(status))
+        message_id = await store.insert_message(
+            {**values, "ticket_id": ticket_id}, touch=True, reopen=reopen
+        )
+        if message_id is None:  # closed while we looked: a follow-up ticket starts
+            follow_up_of = ticket_id
+        elif reopen:
             events.append(
                 TicketStatusChanged(ticket_id, format_number(ticket_id), status, "open", channel)
             )
-
-    message_id = await store.insert_message(
-        {
-            "ticket_id": ticket_id,
-            "direction": Direction.IN.value,
-            "channel": channel,
-            "external_id": msg.external_id,
-            "author_name": (msg.display_name or address)[:200],
-            "text": msg.text[:MAX_TEXT],
-            "html": msg.html,
-            "email_message_id": msg.thread.message_id,
-            "delivery_status": DeliveryStatus.RECEIVED.value,
-            "created_at": msg.received_at,
-            "now": now,
-        },
-        touch=not new_ticket,
-        reopen=reopen,
-    )
+    if message_id is None:
+        ticket_id = await _open_ticket(
+            store, msg, customer_id, now, choose_queue, events, follow_up_of=follow_up_of
+        )
+        new_ticket = True
+        message_id = await store.insert_message(
+            {**values, "ticket_id": ticket_id}, touch=False, reopen=False
+        )
+        if message_id is None:
+            raise IngestRace(f"ticket {ticket_id} vanished")
     if msg.attachments:
         await store.insert_attachments(message_id, msg.attachments)
     if msg.claimed_email:
@@ -151,17 +165,16 @@ async def ingest_with(
 async def _email_thread(
     store: IngestStore, msg: InboundMessage, customer_id: int
 ) -> TicketRef | None:
+    """The ticket an email answers (perhaps a closed one, which the caller follows up)."""
     refs = [r for r in (msg.thread.in_reply_to, *reversed(msg.thread.references)) if r]
     if refs:
         found = await store.ticket_by_email_refs(refs)
-        if found is not None and found.status != TicketStatus.CLOSED.value:
+        if found is not None:
             return found
     match = SUBJECT_NUMBER.search(msg.subject or "")
     ticket_id = parse_number(match.group(1)) if match else None
     if ticket_id is not None:
-        found = await store.ticket_of_customer(ticket_id, customer_id)
-        if found is not None and found.status != TicketStatus.CLOSED.value:
-            return found
+        return await store.ticket_of_customer(ticket_id, customer_id)
     return None
 
 
@@ -179,6 +192,8 @@ async def _open_ticket(
     now: datetime,
     choose_queue: QueueChooser | None,
     events: list[Event],
+    *,
+    follow_up_of: int | None = None,
 ) -> int:
     queue_name: str | None = None
     queue_id: int | None = None
@@ -199,6 +214,7 @@ async def _open_ticket(
             "created_at": now,
             "updated_at": now,
             "last_inbound_at": now,
+            "follow_up_of_id": follow_up_of,
         }
     )
     await store.audit(
@@ -206,7 +222,7 @@ async def _open_ticket(
         "ticket.created",
         now,
         ticket_id,
-        {"channel": msg.channel.value, "queue": queue_name},
+        {"channel": msg.channel.value, "queue": queue_name, "follow_up_of": follow_up_of},
     )
     events.append(
         TicketCreated(

@@ -124,15 +124,24 @@ class SqlIngestStore:
     async def insert_ticket(self, values: dict[str, Any]) -> int:
         return int((await self.conn.execute(INSERT_TICKET, [{**values, "sla": {}}])).scalar_one())
 
-    async def insert_message(self, values: dict[str, Any], *, touch: bool, reopen: bool) -> int:
+    async def insert_message(
+        self, values: dict[str, Any], *, touch: bool, reopen: bool
+    ) -> int | None:
         now = values.pop("now")
         if touch:
             changes: dict[str, Any] = {"updated_at": now, "last_inbound_at": now}
             if reopen:
                 changes.update(status="open", solved_at=None)
-            await self.conn.execute(
-                update(Ticket).where(Ticket.id == values["ticket_id"]).values(**changes)
-            )
+            touched = (
+                await self.conn.execute(
+                    update(Ticket)
+                    .where(Ticket.id == values["ticket_id"], Ticket.status != "closed")
+                    .values(**changes)
+                    .returning(Ticket.id)
+                )
+            ).scalar()
+            if touched is None:
+                return None
         return int((await self.conn.execute(INSERT_MESSAGE, [values])).scalar_one())
 
     async def insert_attachments(

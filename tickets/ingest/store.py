@@ -49,9 +49,12 @@ class IngestStore(Protocol):
 
     async def insert_ticket(self, values: dict[str, Any]) -> int: ...
 
-    async def insert_message(self, values: dict[str, Any], *, touch: bool, reopen: bool) -> int:
+    async def insert_message(
+        self, values: dict[str, Any], *, touch: bool, reopen: bool
+    ) -> int | None:
         """Stores the message; ``touch`` bumps the ticket's activity times (and ``reopen``
-        sets it open) in the same trip."""
+        sets it open) in the same trip, but only while the ticket is not closed: None
+        means it was closed meanwhile and nothing was stored."""
 
     async def insert_attachments(
         self, message_id: int, attachments: Sequence[AttachmentRef]
