@@ -19,6 +19,11 @@ For durable work, both buses:
 
 Groups are declared by every process that builds the runtime, even one that runs no
 consumers, and remembered in Redis, so a publisher always knows every group's stream.
+
+The Redis dedupe remembers an event id for ``done_ttl_s`` (10 minutes): duplicates come
+from the relay re-publishing events whose "relayed" mark was lost, which happens within
+seconds of the first publish, or when a killed process's successor starts. Ten minutes
+keeps the keys to a few MB at a hundred events a second.
 """
 
 from __future__ import annotations
@@ -302,7 +307,7 @@ class RedisBus:
         prefix: str = "switchboard",
         claim_idle_ms: int = 60_000,
         retry: Retry | None = None,
-        done_ttl_s: int = 7 * 24 * 3600,
+        done_ttl_s: int = 600,
     ) -> None:
         self.redis = client
         self.channel = f"{prefix}:events"
