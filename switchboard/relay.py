@@ -6,7 +6,8 @@ bus was down, the publish timed out, or the process died between commit and publ
 wakes every ``poll_s``, takes rows older than ``grace_s`` (younger ones are still being
 published by their writer), publishes them in order and marks them relayed, all in one
 transaction: if the publish fails, nothing is marked and the next pass tries again.
-On start it runs at once, so what a killed process left behind goes out first.
+On start it runs at once, so what a killed process left behind goes out first. Once an
+hour it deletes events relayed more than ``keep_s`` ago (a week), so the table stays small.
 
 On PostgreSQL a transaction-level advisory lock lets one relay at a time work, so events
 leave in the order they were written even with many worker processes. Rows written for
@@ -24,7 +25,7 @@ from itertools import groupby
 from sqlalchemy import text
 
 from switchboard.bus import EventBus
-from tickets import Desk, mark_events_relayed, pending_events
+from tickets import Desk, mark_events_relayed, pending_events, prune_events
 
 log = logging.getLogger(__name__)
 ADVISORY_KEY = 0x5B_0E7E  # "switchboard event relay"
@@ -39,12 +40,17 @@ class EventRelay:
         poll_s: float = 1.0,
         grace_s: float = 2.0,
         batch: int = 500,
+        keep_s: float = 7 * 24 * 3600,
+        prune_every_s: float = 3600,
     ) -> None:
         self.desk = desk
         self.bus = bus
         self.poll_s = poll_s
         self.grace_s = grace_s
         self.batch = batch
+        self.keep_s = keep_s
+        self.prune_every_s = prune_every_s
+        self._pruned_at: float | None = None
         self._wake = asyncio.Event()
         self._running = False
 
@@ -59,6 +65,7 @@ class EventRelay:
         self._running = True
         while self._running:
             try:
+                await self._maybe_prune()
                 relayed = await self.relay_once()
             except asyncio.CancelledError:
                 raise
@@ -70,6 +77,20 @@ class EventRelay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_s)
             self._wake.clear()
+
+    async def _maybe_prune(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if self._pruned_at is not None and now - self._pruned_at < self.prune_every_s:
+            return
+        self._pruned_at = now
+        removed = await self.prune()
+        if removed:
+            log.info("pruned %d relayed event(s) older than %.0f s", removed, self.keep_s)
+
+    async def prune(self) -> int:
+        async with self.desk.sessions() as session, session.begin():
+            before = self.desk.clock() - timedelta(seconds=self.keep_s)
+            return await prune_events(session, before)
 
     async def relay_once(self, *, grace_s: float | None = None) -> int:
         """One pass; returns how many events it published."""

@@ -39,6 +39,7 @@ from tickets.eventlog import (
 from tickets.eventlog import backlog as event_backlog
 from tickets.eventlog import mark_relayed as mark_events_relayed
 from tickets.eventlog import pending as pending_events
+from tickets.eventlog import prune as prune_events
 from tickets.events import (
     CustomersMerged,
     DeliveryStatusChanged,
@@ -182,6 +183,7 @@ __all__ = [
     "open_conversation",
     "parse_number",
     "pending_events",
+    "prune_events",
     "record_audit",
     "record_delivery",
     "record_events",

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickets.events import Event
@@ -126,6 +126,16 @@ async def mark_relayed(session: AsyncSession, row_ids: Sequence[int], now: datet
         await session.execute(
             update(EventRecord).where(EventRecord.id.in_(list(row_ids))).values(relayed_at=now)
         )
+
+
+async def prune(session: AsyncSession, relayed_before: datetime) -> int:
+    """Deletes events relayed before ``relayed_before``; unrelayed ones always stay."""
+    result = await session.execute(
+        delete(EventRecord).where(
+            EventRecord.relayed_at.is_not(None), EventRecord.relayed_at < relayed_before
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def backlog(session: AsyncSession) -> int:

@@ -368,3 +368,31 @@ async def test_redis_leaves_an_unknown_event_type_for_a_process_that_knows_it(
 
 async def _drained(bus: RedisBus) -> bool:
     return await bus.pending("routing") == 0
+
+
+async def test_the_relay_prunes_old_relayed_events_and_keeps_unrelayed_ones(
+    database_url: str,
+) -> None:
+    engine = db.create_engine(database_url)
+    clock = Clock()
+    bus = FlakyBus()
+    await bus.start()
+    desk = Desk(db.session_factory(engine), bus, clock)
+    try:
+        await desk.ingest(inbound("+8613700137000", "第一条"))  # published and marked
+        await desk.flush()
+        bus.down = True
+        await desk.ingest(inbound("+8613700137000", "第二条"))  # left for the relay
+        clock.advance(8 * 24 * 3600)
+        relay = EventRelay(desk, bus, keep_s=7 * 24 * 3600)
+        assert await relay.prune() == 2  # TicketCreated and MessageReceived
+        assert await unrelayed(desk) == 1
+        async with desk.sessions() as session:
+            total = (
+                await session.execute(select(func.count()).select_from(EventRecord))
+            ).scalar_one()
+        assert total == 1
+    finally:
+        await bus.stop()
+        await desk.close()
+        await engine.dispose()
