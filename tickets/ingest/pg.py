@@ -18,6 +18,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tickets.contracts import AttachmentRef
+from tickets.identity import identity_channel
 from tickets.ingest.store import IngestRace, MessageRef, TicketRef
 
 FIND_CUSTOMER = (
@@ -86,7 +87,7 @@ class PgIngestStore:
         self.conn = conn
 
     async def find_customer(self, channel: str, address: str) -> int | None:
-        value = await self.conn.fetchval(FIND_CUSTOMER, channel, address)
+        value = await self.conn.fetchval(FIND_CUSTOMER, identity_channel(channel), address)
         return None if value is None else int(value)
 
     async def create_customer(
@@ -95,7 +96,9 @@ class PgIngestStore:
         try:
             async with self.conn.transaction():
                 customer_id = int(await self.conn.fetchval(INSERT_CUSTOMER, name, now))
-                await self.conn.execute(INSERT_IDENTITY, customer_id, channel, address, now)
+                await self.conn.execute(
+                    INSERT_IDENTITY, customer_id, identity_channel(channel), address, now
+                )
                 return customer_id
         except asyncpg.UniqueViolationError:
             return None
