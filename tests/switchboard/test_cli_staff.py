@@ -240,7 +240,7 @@ async def test_tokens_are_listed_stamped_once_a_minute_and_revoked(
 
     async def call() -> int:
         response = await client.get("/api/v1/tickets", headers=auth(token))
-        return response.status
+        return int(response.status)
 
     assert await _last_used(stack.database_url, "ci@example.com") == [None]
     assert await call() == 200
