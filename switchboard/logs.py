@@ -90,7 +90,7 @@ class BadRequestFilter(logging.Filter):
         exc = record.exc_info[1] if record.exc_info else None
         if isinstance(exc, HttpProcessingError):
             remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
-            reason = str(exc.message or type(exc).__name__)
+            reason = " ".join(str(exc.message or type(exc).__name__).split())
             if len(reason) > MAX_REASON:
                 reason = reason[:MAX_REASON] + "..."
             record.msg = "bad HTTP request from %s: %s (%s)"
