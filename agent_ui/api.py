@@ -238,7 +238,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>")
-    staff = await request.app[DESK].read(lambda s: tickets.staff_for_token(s, token.strip()))
+    staff = await tickets.authenticate_token(request.app[DESK], token.strip())
     if staff is None:
         raise ApiError(401, "unauthenticated", "the token is unknown or its user is inactive")
     request[STAFF_KEY] = staff

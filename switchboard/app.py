@@ -32,7 +32,7 @@ from switchboard.bus import Bury, EventBus, InProcessBus, RedisBus, RedisClient,
 from switchboard.charsets import install_cjk_aliases
 from switchboard.clock import utc_now
 from switchboard.dispatcher import OutboxDispatcher
-from switchboard.metrics import Metrics
+from switchboard.metrics import Metrics, check_access, start_listener
 from switchboard.relay import EventRelay
 from switchboard.settings import Settings
 from tickets import Desk, Event, RetryPolicy, SlaClocks, SystemValue, bury_event
@@ -65,6 +65,7 @@ class Runtime:
 
 RUNTIME = web.AppKey("runtime", Runtime)
 SETTINGS = web.AppKey("settings", Settings)
+METRICS_RUNNER = web.AppKey("metrics_runner", web.AppRunner)
 
 
 async def signing_key(sessions: db.SessionFactory, settings: Settings) -> bytes:
@@ -234,6 +235,13 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def metrics_view(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
+    if runtime.settings.metrics_listen:
+        raise web.HTTPNotFound(text="metrics are on SWITCHBOARD_METRICS_LISTEN\n")
+    check_access(request, runtime.settings.metrics_token)
+    return _render_metrics(runtime)
+
+
+def _render_metrics(runtime: Runtime) -> web.Response:
     runtime.metrics.chat_sockets.set(runtime.webchat.hub.total())
     return runtime.metrics.render()
 
@@ -272,7 +280,20 @@ def create_app(
         yield
         await stop_runtime(runtime)
 
+    async def metrics_listener(app: web.Application) -> AsyncIterator[None]:
+        if not settings.metrics_listen:
+            yield
+            return
+        runtime = app[RUNTIME]
+        runner = await start_listener(
+            settings.metrics_listen, settings.metrics_token, lambda: _render_metrics(runtime)
+        )
+        app[METRICS_RUNNER] = runner
+        yield
+        await runner.cleanup()
+
     app.cleanup_ctx.append(lifecycle)
+    app.cleanup_ctx.append(metrics_listener)
     app.add_routes(
         [web.get("/healthz", healthz), web.get("/metrics", metrics_view), web.get("/", index)]
     )
@@ -293,4 +314,11 @@ def _lazy(pick: Callable[[web.Application], Handler]) -> Handler:
     return handler
 
 
-__all__ = ["RUNTIME", "MigrationsPending", "Runtime", "build_runtime", "create_app"]
+__all__ = [
+    "METRICS_RUNNER",
+    "RUNTIME",
+    "MigrationsPending",
+    "Runtime",
+    "build_runtime",
+    "create_app",
+]

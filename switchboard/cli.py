@@ -1,7 +1,16 @@
-"""The ``switchboard`` command: serve, worker, demo, db upgrade, user add, token add.
+"""The ``switchboard`` command: serve, worker, demo, db upgrade, user add/deactivate,
+token add/list/revoke.
 
 Failures a user can cause (bad URL, port in use, database not migrated, unknown user)
-end with one ``error: ...`` line and exit status 2, never a traceback."""
+end with one ``error: ...`` line and exit status 2, never a traceback; URL passwords in
+it are shown as ``***``.
+
+Passwords never appear on the command line (where ``ps`` and shell history would keep
+them): ``user add`` asks twice on a terminal and otherwise reads one line from stdin
+(``printf '%s\\n' "$PW" | switchboard user add ...``); ``--no-password`` makes a user that
+only works through API tokens. ``db upgrade`` makes the queue ``General`` when no queue is
+the routing default, and ``user add`` without ``--queue`` puts the user in the default
+queue, so a fresh install routes its first chat to its first agent."""
 
 from __future__ import annotations
 
@@ -9,15 +18,21 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import getpass
 import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import TypeVar
 
 from aiohttp import web
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 import tickets
+from routing.models import QueueRouting
 from switchboard import cli_events, db, logs
 from switchboard.app import (
     MigrationsPending,
@@ -28,10 +43,11 @@ from switchboard.app import (
 )
 from switchboard.clock import utc_now
 from switchboard.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo
-from switchboard.settings import Settings, SettingsError
+from switchboard.settings import Settings, SettingsError, redact
 from tickets import Role, TicketError
 
 log = logging.getLogger("switchboard")
+T = TypeVar("T")
 
 
 class CliError(Exception):
@@ -123,13 +139,32 @@ async def _upgrade(settings: Settings) -> None:
         await engine.dispose()
 
 
+async def default_queue_id(session: AsyncSession, now: datetime) -> int:
+    """The routing default queue (``queue_routing.is_default``, first by position), else
+    ``General``, made when missing."""
+    found = (
+        await session.execute(
+            select(QueueRouting.queue_id)
+            .where(QueueRouting.is_default.is_(True))
+            .order_by(QueueRouting.position, QueueRouting.queue_id)
+            .limit(1)
+        )
+    ).scalar()
+    if found is not None:
+        return found
+    return await tickets.ensure_queue(
+        session, tickets.DEFAULT_QUEUE, "Everything no other queue takes", now=now
+    )
+
+
 async def cmd_db_upgrade(args: argparse.Namespace) -> None:
     settings = _settings(args)
     await _upgrade(settings)
+    await _with_session(settings, lambda s: default_queue_id(s, utc_now()))
     print(f"database is at the latest migration ({settings.backend})")
 
 
-async def _with_session(settings: Settings, work: Callable[..., Awaitable[str]]) -> str:
+async def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     engine = db.create_engine(settings.database_url)
     try:
         if await db.pending_migrations(engine):
@@ -142,35 +177,89 @@ async def _with_session(settings: Settings, work: Callable[..., Awaitable[str]])
         await engine.dispose()
 
 
+def read_password(*, interactive: bool) -> str:
+    """Twice with getpass on a terminal; otherwise the first line of stdin."""
+    if interactive:
+        first = getpass.getpass("password: ")
+        if first != getpass.getpass("password (again): "):
+            raise CliError("the passwords differ")
+    else:
+        first = sys.stdin.readline().rstrip("\r\n")
+    if not first:
+        raise CliError(
+            "no password given (type it at the prompt or pipe one line on stdin; "
+            "--no-password makes a token-only user)"
+        )
+    return first
+
+
 async def cmd_user_add(args: argparse.Namespace) -> None:
-    async def work(session: object) -> str:
-        await tickets.create_user(
-            session,  # type: ignore[arg-type]
+    if args.password is not None:
+        raise CliError(
+            "--password was removed (command lines are visible to other users and kept in "
+            "shell history): type the password at the prompt or pipe it on stdin"
+        )
+    password = (
+        None
+        if args.no_password
+        else await asyncio.to_thread(read_password, interactive=sys.stdin.isatty())
+    )
+
+    async def work(session: AsyncSession) -> str:
+        now = utc_now()
+        user_id = await tickets.create_user(
+            session,
             args.email,
             Role(args.role),
-            utc_now(),
+            now,
             name=args.name,
-            password=args.password,
+            password=password,
             languages=args.language or [],
         )
-        for queue in args.queue or []:
-            from tickets.models import QueueMember
-
-            user_id = await tickets.user_id_by_email(session, args.email)  # type: ignore[arg-type]
-            queue_id = await tickets.ensure_queue(session, queue)  # type: ignore[arg-type]
-            session.add(QueueMember(queue_id=queue_id, user_id=user_id))  # type: ignore[attr-defined]
-        return f"user {args.email.lower()} added as {args.role}"
+        if args.queue:
+            queue_ids = [await tickets.ensure_queue(session, q, now=now) for q in args.queue]
+        else:
+            queue_ids = [await default_queue_id(session, now)]
+        for queue_id in queue_ids:
+            await tickets.add_queue_member(session, queue_id, user_id, now=now)
+        return f"user {args.email.strip().lower()} added as {args.role}"
 
     print(await _with_session(_settings(args), work))
 
 
-async def cmd_token_add(args: argparse.Namespace) -> None:
-    async def work(session: object) -> str:
-        return await tickets.create_token(session, args.email, utc_now(), label=args.label or "")  # type: ignore[arg-type]
+async def cmd_user_deactivate(args: argparse.Namespace) -> None:
+    await _with_session(
+        _settings(args), lambda s: tickets.deactivate_user(s, args.email, utc_now())
+    )
+    print(f"user {args.email.strip().lower()} deactivated (tokens and password no longer work)")
 
-    token = await _with_session(_settings(args), work)
+
+async def cmd_token_add(args: argparse.Namespace) -> None:
+    token = await _with_session(
+        _settings(args),
+        lambda s: tickets.create_token(s, args.email, utc_now(), label=args.label or ""),
+    )
     print(f"token for {args.email.lower()} (shown once; store it safely):")
     print(token)
+
+
+def _when(at: datetime | None) -> str:
+    return "never" if at is None else at.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+async def cmd_token_list(args: argparse.Namespace) -> None:
+    found = await _with_session(_settings(args), lambda s: tickets.list_tokens(s, args.email))
+    if not found:
+        print(f"no tokens for {args.email.strip().lower()}")
+        return
+    print(f"{'ID':>6}  {'CREATED':<23}  {'LAST USED':<23}  LABEL")
+    for t in found:
+        print(f"{t.id:>6}  {_when(t.created_at):<23}  {_when(t.last_used_at):<23}  {t.label}")
+
+
+async def cmd_token_revoke(args: argparse.Namespace) -> None:
+    await _with_session(_settings(args), lambda s: tickets.revoke_token(s, args.id, utc_now()))
+    print(f"token {args.id} revoked")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -214,15 +303,25 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("email")
     q.add_argument("--role", required=True, choices=[r.value for r in Role])
     q.add_argument(
-        "--password", help="login password for the web app (optional for API-only users)"
+        "--no-password",
+        action="store_true",
+        help="no web login, API tokens only (otherwise the password is prompted for, "
+        "or read as one line from stdin)",
     )
+    q.add_argument("--password", help=argparse.SUPPRESS)
     q.add_argument("--name", help="display name (default: the part before @)")
     q.add_argument("--language", action="append", help="a language the user speaks (repeatable)")
     q.add_argument(
-        "--queue", action="append", help="a queue the user works (repeatable; made if missing)"
+        "--queue",
+        action="append",
+        help="a queue the user works (repeatable; made if missing; default: the default queue)",
     )
     common(q)
     q.set_defaults(run=cmd_user_add)
+    q = usub.add_parser("deactivate", help="sign a user out for good and take them off routing")
+    q.add_argument("email")
+    common(q)
+    q.set_defaults(run=cmd_user_deactivate)
 
     p = sub.add_parser("token", help="API tokens")
     tsub = p.add_subparsers(dest="token_command", required=True, metavar="SUBCOMMAND")
@@ -234,6 +333,14 @@ def build_parser() -> argparse.ArgumentParser:
     common(q)
     q.set_defaults(run=cmd_token_add)
     cli_events.add_parser(sub, common)
+    q = tsub.add_parser("list", help="a user's tokens: id, created, last used, label (no secrets)")
+    q.add_argument("email")
+    common(q)
+    q.set_defaults(run=cmd_token_list)
+    q = tsub.add_parser("revoke", help="revoke a token by its id (see `token list`); at once")
+    q.add_argument("id", type=int)
+    common(q)
+    q.set_defaults(run=cmd_token_revoke)
     return parser
 
 
@@ -256,7 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings_level = Settings.load()
     except SettingsError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {redact(str(err))}", file=sys.stderr)
         return 2
     logs.configure(settings_level.log_level, settings_level.log_format)
     try:
@@ -267,7 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = _explain(err)
         if message is None:
             raise
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {redact(message)}", file=sys.stderr)
         return 2
     return 0
 

@@ -75,7 +75,8 @@ async def seed_demo(session: AsyncSession, now: datetime) -> bool:
     if all(u.email in existing for u in DEMO_USERS):
         return False
     queue_ids = {
-        name: await tickets.ensure_queue(session, name, desc) for name, desc in DEMO_QUEUES.items()
+        name: await tickets.ensure_queue(session, name, desc, now=now)
+        for name, desc in DEMO_QUEUES.items()
     }
     members: dict[str, list[int]] = {name: [] for name in DEMO_QUEUES}
     for user in DEMO_USERS:
@@ -94,7 +95,7 @@ async def seed_demo(session: AsyncSession, now: datetime) -> bool:
         for queue in user.queues:
             members[queue].append(user_id)
     for name, user_ids in members.items():
-        await tickets.set_queue_members(session, queue_ids[name], user_ids)
+        await tickets.set_queue_members(session, queue_ids[name], user_ids, now=now)
     for user in DEMO_USERS:
         if user.role is Role.AGENT:
             user_id = await tickets.user_id_by_email(session, user.email)

@@ -1,12 +1,16 @@
 """Settings, parsed once from ``SWITCHBOARD_*`` environment variables and an optional TOML
 file (``SWITCHBOARD_CONFIG``; keys are the setting names without the prefix, in lower
 case). The environment wins over the file. Secrets are hidden from ``repr`` so a logged
-settings object never leaks a password. No other module reads ``os.environ``."""
+settings object never leaks a password: secret fields are left out, and the password part
+of every URL (``database_url``, ``redis_url``, ...) is shown as ``***``; ``redact`` does the
+same for any text (CLI errors, log lines) that may quote a URL. No other module reads
+``os.environ``."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,7 +28,19 @@ def _secret() -> Any:
     return field(default=None, repr=False)
 
 
-@dataclass(frozen=True)
+# scheme://[user]:PASSWORD@host — the password runs to the last "@" before the path, so an
+# unencoded "@" inside it is hidden too.
+_URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/:@]*:)[^\s/]*@")
+
+
+def redact(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***``."""
+    if "://" not in text:
+        return text
+    return _URL_PASSWORD.sub(r"\g<head>***@", text)
+
+
+@dataclass(frozen=True, repr=False)
 class Settings:
     database_url: str = "sqlite+aiosqlite:///./switchboard.db"
     redis_url: str | None = None
@@ -68,6 +84,21 @@ class Settings:
     outbox_base_delay_s: float = 5.0
     outbox_max_attempts: int = 8
     run_workers: bool = True
+    # /metrics: a bearer token Prometheus sends, and/or a listener of its own (host:port);
+    # see switchboard.metrics for what is served where.
+    metrics_token: str | None = _secret()
+    metrics_listen: str | None = None
+
+    def __repr__(self) -> str:
+        shown = []
+        for f in dataclasses.fields(self):
+            if not f.repr:
+                continue
+            value = getattr(self, f.name)
+            shown.append(
+                f"{f.name}={redact(value)!r}" if isinstance(value, str) else f"{f.name}={value!r}"
+            )
+        return f"Settings({', '.join(shown)})"
 
     @property
     def backend(self) -> str:

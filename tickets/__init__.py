@@ -57,7 +57,14 @@ from tickets.events import (
     event_from_dict,
     register_event,
 )
-from tickets.identity import InvalidAddress, normalize_address, normalize_email, normalize_phone
+from tickets.identity import (
+    PHONE_IDENTITY,
+    InvalidAddress,
+    identity_channel,
+    normalize_address,
+    normalize_email,
+    normalize_phone,
+)
 from tickets.ingest import IngestResult, QueueChooser, ingest
 from tickets.language import detect_language
 from tickets.models import Base, SystemValue, format_number, parse_number
@@ -73,12 +80,19 @@ from tickets.services import (
 )
 from tickets.sla import SlaBreached, SlaClocks, SlaStarted, SlaWarning
 from tickets.staff import (
+    DEFAULT_QUEUE,
     StaffUser,
+    TokenInfo,
+    add_queue_member,
+    authenticate_token,
     create_token,
     create_user,
+    deactivate_user,
     ensure_queue,
+    list_tokens,
     may_change,
     may_see,
+    revoke_token,
     set_queue_members,
     staff_for_password,
     staff_for_token,
@@ -104,9 +118,11 @@ from tickets.views import (
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
+    "DEFAULT_QUEUE",
     "DONE_STATUSES",
     "OPEN_STATUSES",
     "PAUSED_STATUSES",
+    "PHONE_IDENTITY",
     "ROUTABLE_STATUSES",
     "Actor",
     "AttachmentRef",
@@ -151,24 +167,30 @@ __all__ = [
     "TicketStatus",
     "TicketStatusChanged",
     "TicketUpdated",
+    "TokenInfo",
     "Unavailable",
     "Written",
     "add_note",
+    "add_queue_member",
     "assign",
+    "authenticate_token",
     "bury_event",
     "channel_address",
     "create_token",
     "create_user",
     "customer_detail",
+    "deactivate_user",
     "dead_letters",
     "detect_language",
     "ensure_queue",
     "event_backlog",
     "event_from_dict",
     "format_number",
+    "identity_channel",
     "ingest",
     "lease_due",
     "list_tickets",
+    "list_tokens",
     "mark_events_relayed",
     "mark_failed",
     "mark_sent",
@@ -190,6 +212,7 @@ __all__ = [
     "register_event",
     "reply",
     "retry_dead_letter",
+    "revoke_token",
     "set_queue_members",
     "staff_for_password",
     "staff_for_token",

@@ -1,5 +1,10 @@
 """One canonical spelling per customer address, so the same person is one identity:
-phones in E.164 (default region CN, where most of our users are), emails lower-cased."""
+phones in E.164 (default region CN, where most of our users are), emails lower-cased.
+
+A phone number is one identity whatever phone channel it arrives on: SMS and voice store
+their identity under ``PHONE_IDENTITY`` ("phone"), so a text and a call from the same
+number (however it was written) reach one customer, while each ticket keeps its own
+channel. Every identity lookup by channel goes through ``identity_channel``."""
 
 from __future__ import annotations
 
@@ -10,7 +15,14 @@ import phonenumbers
 from tickets.contracts import Channel
 
 PHONE_CHANNELS = frozenset({Channel.SMS, Channel.VOICE})
+PHONE_IDENTITY = "phone"
 DEFAULT_REGION = "CN"
+
+
+def identity_channel(channel: Channel | str) -> str:
+    """The ``customer_identities.channel`` value that holds addresses of ``channel``."""
+    value = str(channel)
+    return PHONE_IDENTITY if value in PHONE_CHANNELS else value
 
 
 class InvalidAddress(ValueError):

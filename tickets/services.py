@@ -29,6 +29,7 @@ from tickets.events import (
     TicketStatusChanged,
     TicketUpdated,
 )
+from tickets.identity import identity_channel
 from tickets.models import (
     Customer,
     CustomerIdentity,
@@ -99,7 +100,7 @@ async def reply(
             select(CustomerIdentity.address)
             .where(
                 CustomerIdentity.customer_id == ticket.customer_id,
-                CustomerIdentity.channel == via.value,
+                CustomerIdentity.channel == identity_channel(via),
             )
             .order_by(CustomerIdentity.id)
             .limit(1)

@@ -4,6 +4,15 @@ Passwords are argon2id hashes (hashed off the event loop: argon2 is deliberately
 API tokens are random 256-bit strings; only their SHA-256 is stored, so a database leak
 does not leak working tokens. Visibility: supervisors and admins see everything; an agent
 sees tickets of the queues they belong to and tickets assigned to them.
+
+Tokens record ``last_used_at`` at most once a minute: the check runs on the read the
+request makes anyway, and only a stale stamp costs a (conditional) write, so busy
+integrations do not turn every API call into a write transaction. A revoked token is
+deleted, so the very next request with it is refused.
+
+Every change that routing must see (a user made or deactivated, a queue made, a
+membership changed) records ``StaffChanged`` in the caller's transaction; the relay
+delivers it to every process, which reloads its routing configuration.
 """
 
 from __future__ import annotations
@@ -12,21 +21,39 @@ import asyncio
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, delete, insert, or_, select
+from sqlalchemy import ColumnElement, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickets import audit
 from tickets.contracts import Actor, Role
 from tickets.errors import Conflict, Invalid, NotFound
+from tickets.eventlog import record_events
+from tickets.events import Event, StaffChanged
 from tickets.identity import InvalidAddress, normalize_email
 from tickets.models import ApiToken, Queue, QueueMember, Ticket, User
 
+if TYPE_CHECKING:
+    from tickets.desk import Desk
+
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "sb_"
+TOKEN_TOUCH_EVERY = timedelta(seconds=60)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """What ``switchboard token list`` shows: never the token itself (only its hash is
+    stored)."""
+
+    id: int
+    label: str
+    created_at: datetime
+    last_used_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +122,21 @@ async def create_user(
     await audit.record(
         session, actor or Actor.system("cli"), "user.created", now, email=address, role=role.value
     )
+    await record_events(session, [StaffChanged(user_id, None, "user.created")], now)
+    return user_id
+
+
+async def deactivate_user(
+    session: AsyncSession, email: str, now: datetime, *, actor: Actor | None = None
+) -> int:
+    """Signs the user out of everything (tokens and passwords stop working: ``load_staff``
+    refuses inactive users) and takes them out of routing; their history stays."""
+    user_id = await user_id_by_email(session, email)
+    await session.execute(update(User).where(User.id == user_id).values(is_active=False))
+    await audit.record(
+        session, actor or Actor.system("cli"), "user.deactivated", now, user_id=user_id
+    )
+    await record_events(session, [StaffChanged(user_id, None, "user.deactivated")], now)
     return user_id
 
 
@@ -120,6 +162,32 @@ async def create_token(session: AsyncSession, email: str, now: datetime, label: 
     return token
 
 
+async def list_tokens(session: AsyncSession, email: str) -> list[TokenInfo]:
+    user_id = await user_id_by_email(session, email)
+    rows = await session.execute(
+        select(ApiToken.id, ApiToken.label, ApiToken.created_at, ApiToken.last_used_at)
+        .where(ApiToken.user_id == user_id)
+        .order_by(ApiToken.id)
+    )
+    return [TokenInfo(r.id, r.label, r.created_at, r.last_used_at) for r in rows]
+
+
+async def revoke_token(
+    session: AsyncSession, token_id: int, now: datetime, *, actor: Actor | None = None
+) -> None:
+    """Deletes the token: the next request that carries it gets 401."""
+    user_id = (
+        await session.execute(
+            delete(ApiToken).where(ApiToken.id == token_id).returning(ApiToken.user_id)
+        )
+    ).scalar()
+    if user_id is None:
+        raise NotFound(f"no token {token_id}")
+    await audit.record(
+        session, actor or Actor.system("cli"), "token.revoked", now, user_id=user_id, token=token_id
+    )
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -135,10 +203,54 @@ async def load_staff(session: AsyncSession, user_id: int) -> StaffUser | None:
 
 
 async def staff_for_token(session: AsyncSession, token: str) -> StaffUser | None:
-    user_id = (
-        await session.execute(select(ApiToken.user_id).where(ApiToken.token_hash == _digest(token)))
-    ).scalar()
-    return None if user_id is None else await load_staff(session, user_id)
+    found = await _token_owner(session, token)
+    return None if found is None else found[0]
+
+
+async def _token_owner(
+    session: AsyncSession, token: str
+) -> tuple[StaffUser, int, datetime | None] | None:
+    row = (
+        await session.execute(
+            select(ApiToken.id, ApiToken.user_id, ApiToken.last_used_at).where(
+                ApiToken.token_hash == _digest(token)
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    staff = await load_staff(session, row.user_id)
+    return None if staff is None else (staff, row.id, row.last_used_at)
+
+
+async def authenticate_token(desk: Desk, token: str) -> StaffUser | None:
+    """The token's active user, or None; stamps ``last_used_at`` when it is older than a
+    minute (a read otherwise)."""
+    found = await desk.read(lambda s: _token_owner(s, token))
+    if found is None:
+        return None
+    staff, token_id, last_used_at = found
+    if last_used_at is None or last_used_at <= desk.clock() - TOKEN_TOUCH_EVERY:
+        await desk.write(lambda s, now: _touch_token(s, token_id, now))
+    return staff
+
+
+async def _touch_token(
+    session: AsyncSession, token_id: int, now: datetime
+) -> tuple[None, tuple[Event, ...]]:
+    # Conditional, so processes racing on one token write it once a minute between them.
+    await session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            or_(
+                ApiToken.last_used_at.is_(None),
+                ApiToken.last_used_at <= now - TOKEN_TOUCH_EVERY,
+            ),
+        )
+        .values(last_used_at=now)
+    )
+    return None, ()
 
 
 async def staff_for_password(session: AsyncSession, email: str, password: str) -> StaffUser | None:
@@ -175,20 +287,56 @@ def may_change(staff: StaffUser, ticket: Ticket) -> bool:
     )
 
 
-async def ensure_queue(session: AsyncSession, name: str, description: str = "") -> int:
+DEFAULT_QUEUE = "General"
+"""The queue ``switchboard db upgrade`` makes on a fresh install, so a first chat has
+somewhere to wait and a first agent somewhere to work."""
+
+
+async def ensure_queue(
+    session: AsyncSession, name: str, description: str = "", *, now: datetime | None = None
+) -> int:
+    """The queue's id, making the queue when it is missing. ``now`` stamps the
+    ``StaffChanged`` event (the current time when not given)."""
     found = (await session.execute(select(Queue.id).where(Queue.name == name))).scalar()
     if found is not None:
         return found
-    return (
+    queue_id = (
         await session.execute(
             insert(Queue).values(name=name, description=description).returning(Queue.id)
         )
     ).scalar_one()
+    await record_events(session, [StaffChanged(None, queue_id, "queue.created")], _now(now))
+    return queue_id
 
 
-async def set_queue_members(session: AsyncSession, queue_id: int, user_ids: list[int]) -> None:
+async def set_queue_members(
+    session: AsyncSession, queue_id: int, user_ids: list[int], *, now: datetime | None = None
+) -> None:
     await session.execute(delete(QueueMember).where(QueueMember.queue_id == queue_id))
     if user_ids:
         await session.execute(
             insert(QueueMember), [{"queue_id": queue_id, "user_id": u} for u in user_ids]
         )
+    await record_events(session, [StaffChanged(None, queue_id, "queue.members")], _now(now))
+
+
+async def add_queue_member(
+    session: AsyncSession, queue_id: int, user_id: int, *, now: datetime | None = None
+) -> bool:
+    """Adds one member; False when the user already was one (nothing recorded)."""
+    exists = (
+        await session.execute(
+            select(QueueMember.user_id).where(
+                QueueMember.queue_id == queue_id, QueueMember.user_id == user_id
+            )
+        )
+    ).scalar()
+    if exists is not None:
+        return False
+    await session.execute(insert(QueueMember).values(queue_id=queue_id, user_id=user_id))
+    await record_events(session, [StaffChanged(user_id, queue_id, "queue.members")], _now(now))
+    return True
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else datetime.now(UTC)

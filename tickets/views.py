@@ -11,6 +11,7 @@ from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickets.errors import Forbidden, Invalid, NotFound
+from tickets.identity import identity_channel
 from tickets.models import (
     Attachment,
     Customer,
@@ -238,7 +239,7 @@ async def open_conversation(
             select(Ticket.id)
             .join(CustomerIdentity, CustomerIdentity.customer_id == Ticket.customer_id)
             .where(
-                CustomerIdentity.channel == channel,
+                CustomerIdentity.channel == identity_channel(channel),
                 CustomerIdentity.address == address,
                 Ticket.channel == channel,
                 Ticket.status != "closed",
@@ -257,7 +258,7 @@ async def channel_address(session: AsyncSession, ticket_id: int, channel: str) -
         await session.execute(
             select(CustomerIdentity.address)
             .join(Ticket, Ticket.customer_id == CustomerIdentity.customer_id)
-            .where(Ticket.id == ticket_id, CustomerIdentity.channel == channel)
+            .where(Ticket.id == ticket_id, CustomerIdentity.channel == identity_channel(channel))
             .order_by(CustomerIdentity.id)
             .limit(1)
         )

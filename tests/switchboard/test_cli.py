@@ -16,19 +16,24 @@ from tests.helpers import eventually
 
 
 async def run(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    stdin: str = "",
 ) -> tuple[int, str, str]:
+    """Runs the command with ``stdin`` piped in (never a terminal)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "switchboard.cli",
         *args,
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, **(env or {})},
         cwd=cwd,
     )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), 60)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
 
@@ -41,13 +46,12 @@ async def test_user_and_token_on_a_migrated_database(stack: Stack) -> None:
         "Wang.Fang@Example.com",
         "--role",
         "agent",
-        "--password",
-        "pw",
         "--language",
         "zh",
         "--queue",
         "Repairs",
         env=env,
+        stdin="pw\n",
     )
     assert code == 0, err
     assert "wang.fang@example.com" in out
@@ -55,7 +59,9 @@ async def test_user_and_token_on_a_migrated_database(stack: Stack) -> None:
     assert code == 0, err
     token = out.strip().splitlines()[-1]
     assert token.startswith("sb_") and " " not in token
-    code, _, err = await run("user", "add", "wang.fang@example.com", "--role", "agent", env=env)
+    code, _, err = await run(
+        "user", "add", "wang.fang@example.com", "--role", "agent", env=env, stdin="x\n"
+    )
     assert code == 2 and err.startswith("error: ") and "already exists" in err
     code, _, err = await run("token", "add", "nobody@example.com", env=env)
     assert code == 2 and "no user" in err
@@ -89,7 +95,10 @@ async def test_help_for_every_command() -> None:
         ["demo", "--help"],
         ["db", "upgrade", "--help"],
         ["user", "add", "--help"],
+        ["user", "deactivate", "--help"],
         ["token", "add", "--help"],
+        ["token", "list", "--help"],
+        ["token", "revoke", "--help"],
     ):
         code, out, _ = await run(*args)
         assert code == 0 and "usage: switchboard" in out

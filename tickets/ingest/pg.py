@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tickets import eventlog
 from tickets.contracts import AttachmentRef
 from tickets.events import Event
+from tickets.identity import identity_channel
 from tickets.ingest.store import IngestRace, MessageRef, TicketRef
 
 FIND_CUSTOMER = (
@@ -113,7 +114,7 @@ class PgIngestStore:
         return eventlog.stamp(events, sorted(int(r["id"]) for r in rows))
 
     async def find_customer(self, channel: str, address: str) -> int | None:
-        value = await self.conn.fetchval(FIND_CUSTOMER, channel, address)
+        value = await self.conn.fetchval(FIND_CUSTOMER, identity_channel(channel), address)
         return None if value is None else int(value)
 
     async def create_customer(
@@ -122,7 +123,9 @@ class PgIngestStore:
         try:
             async with self.conn.transaction():
                 customer_id = int(await self.conn.fetchval(INSERT_CUSTOMER, name, now))
-                await self.conn.execute(INSERT_IDENTITY, customer_id, channel, address, now)
+                await self.conn.execute(
+                    INSERT_IDENTITY, customer_id, identity_channel(channel), address, now
+                )
                 return customer_id
         except asyncpg.UniqueViolationError:
             return None

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tickets.contracts import AttachmentRef, Channel
 from tickets.dbutil import insert_ignoring_conflicts
+from tickets.identity import identity_channel
 from tickets.ingest.store import MessageRef, TicketRef
 from tickets.models import (
     Attachment,
@@ -57,7 +58,9 @@ class SqlIngestStore:
 
     async def find_customer(self, channel: str, address: str) -> int | None:
         return (
-            await self.conn.execute(FIND_CUSTOMER, {"channel": channel, "address": address})
+            await self.conn.execute(
+                FIND_CUSTOMER, {"channel": identity_channel(channel), "address": address}
+            )
         ).scalar()
 
     async def create_customer(
@@ -74,7 +77,10 @@ class SqlIngestStore:
                 ).scalar_one()
                 await self.conn.execute(
                     insert(CustomerIdentity).values(
-                        customer_id=customer_id, channel=channel, address=address, created_at=now
+                        customer_id=customer_id,
+                        channel=identity_channel(channel),
+                        address=address,
+                        created_at=now,
                     )
                 )
                 return customer_id
