@@ -85,6 +85,7 @@ from tickets.textcheck import storable_text
 from tickets.views import (
     channel_address,
     customer_detail,
+    inbound_message,
     list_tickets,
     message_detail,
     message_dict,
@@ -152,6 +153,7 @@ __all__ = [
     "ensure_queue",
     "event_from_dict",
     "format_number",
+    "inbound_message",
     "ingest",
     "lease_due",
     "list_tickets",
