@@ -15,13 +15,16 @@ Protocol (DESIGN.md), plus what a chat user expects:
   socket; only a refused new visitor does (close code 1013, after its error frame).
 
 The visitor: the signed key the page offers as a WebSocket subprotocol
-(``["switchboard.chat", "visitor.<key>"]``), else the cookie, else a new visitor. The page
-keeps the key in its own storage, so the widget keeps its conversation on a third-party
-site where the browser drops or partitions cookies; a subprotocol rather than a query
-parameter keeps the key out of access logs. Decisions where the issue is silent: the
-limits are token buckets per visitor and per client address (``ChatLimits``), and a new
-visitor is charged to its address wherever it is made (the page or the socket), since a
-visitor without messages costs nothing but one that writes becomes a customer and a ticket.
+(``["switchboard.chat", "visitor.<key>"]``), else the cookie (never for the widget, whose
+socket says ``?embed=1``), else a new visitor. A subprotocol rather than a query parameter
+keeps the key out of access logs. The widget keeps the key in the embedding site's own
+storage (see ``page``), so it keeps its conversation across page loads on a third-party
+site where the browser refuses the frame cookies and storage; the cookie is ``Lax`` and
+serves the chat page itself (``SameSite=None`` would only widen what other sites can do
+with it). Decisions where the issue is silent: the limits are token buckets per visitor
+and per client address (``ChatLimits``), and a new visitor is charged to its address
+wherever it is made (the page or the socket), since a visitor who writes becomes a
+customer and a ticket.
 
 An agent's reply travels: outbox -> ``WebchatSender`` -> bus broadcast -> whichever
 process holds the visitor's socket -> pushed, and then recorded as delivered.
@@ -147,8 +150,11 @@ class Webchat:
         ]
 
     def _known_visitor(self, request: web.Request) -> str | None:
-        """The visitor key the widget sent (it outlives third-party cookie rules), else
-        the cookie."""
+        """The visitor key the page sent, else (outside the widget) the cookie.
+
+        The widget's frame never uses the cookie: the key it is handed belongs to the
+        embedding site, and a cookie would let any site that frames the chat resume the
+        conversation of a customer who once used the chat page itself."""
         offered = request.headers.get("Sec-WebSocket-Protocol", "")
         for value in offered.split(","):
             value = value.strip()
@@ -156,6 +162,8 @@ class Webchat:
                 visitor = self.signer.verify(value[len(KEY_PROTOCOL) :])
                 if visitor is not None:
                     return visitor
+        if _embedded(request):
+            return None
         return self.signer.verify(request.cookies.get(COOKIE))
 
     async def _mint(self, request: web.Request) -> str | None:
@@ -167,16 +175,14 @@ class Webchat:
         return self.signer.new_visitor()
 
     def _set_cookie(self, response: web.StreamResponse, visitor: str) -> None:
-        # SameSite=None lets the embedded widget keep its cookie on a third-party site;
-        # browsers accept it only with Secure, so plain http keeps Lax (the widget's
-        # visitor key covers that case).
+        # Lax: the cookie serves the chat page itself; the widget keeps a key instead.
         response.set_cookie(
             COOKIE,
             self.signer.sign(visitor),
             max_age=COOKIE_MAX_AGE,
             path="/chat",
             httponly=True,
-            samesite="None" if self.secure_cookie else "Lax",
+            samesite="Lax",
             secure=self.secure_cookie,
         )
 
@@ -188,7 +194,7 @@ class Webchat:
             f"frame-ancestors {self.clients.frame_ancestors()}"
         )
         response.headers["X-Content-Type-Options"] = "nosniff"
-        if self._known_visitor(request) is None:
+        if not _embedded(request) and self._known_visitor(request) is None:
             visitor = await self._mint(request)
             if visitor is not None:
                 self._set_cookie(response, visitor)
@@ -207,7 +213,7 @@ class Webchat:
             client.visitor = await self._mint(request)
             minted = client.visitor is not None
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_FRAME, protocols=(PROTOCOL,))
-        if minted and client.visitor is not None:
+        if minted and client.visitor is not None and not _embedded(request):
             self._set_cookie(ws, client.visitor)
         await ws.prepare(request)
         visitor = client.visitor
@@ -417,6 +423,10 @@ class Client:
     def __post_init__(self) -> None:
         self.profile.setdefault("name", None)
         self.profile.setdefault("email", None)
+
+
+def _embedded(request: web.Request) -> bool:
+    return request.query.get("embed") == "1"
 
 
 def _ack(client_id: str | None, ticket: str, message_id: int) -> dict[str, Any]:

@@ -183,3 +183,16 @@ async def test_internal_notes_never_reach_the_chat(api: Api) -> None:
     await again.close()
     detail = await api.get(f"/api/v1/tickets/{number}")
     assert [m["direction"] for m in detail["messages"]] == ["in", "note", "out"]
+
+
+async def test_the_widget_frame_never_uses_the_chat_cookie(api: Api) -> None:
+    ws = await api.client.ws_connect("/chat/ws")
+    assert (await send_message(ws, "我在官网上问过", "own"))["type"] == "ack"
+    await ws.close()
+    framed = await api.client.get("/chat?embed=1")
+    assert framed.status == 200 and not framed.cookies
+    widget = await api.client.ws_connect("/chat/ws?embed=1")  # the cookie is still sent
+    await widget.send_json({"type": "end-of-history"})
+    frames = await frames_until(widget, "error")
+    assert [f["type"] for f in frames] == ["visitor", "error"]
+    await widget.close()
