@@ -21,7 +21,15 @@ from agent_ui.api import auth_middleware
 from agent_ui.context import ROUTING
 from agent_ui.http import Handler
 from channels import SenderRegistry
-from channels.webchat import VisitorSigner, Webchat
+from channels.webchat import (
+    ChatLimits,
+    ClientPolicy,
+    MemoryRateLimiter,
+    Rate,
+    VisitorSigner,
+    Webchat,
+    parse_networks,
+)
 from routing.audit_trail import RoutingAudit
 from routing.engine import RoutingEngine
 from routing.redis_store import RedisStore
@@ -33,8 +41,9 @@ from switchboard.charsets import install_cjk_aliases
 from switchboard.clock import utc_now
 from switchboard.dispatcher import OutboxDispatcher
 from switchboard.metrics import Metrics, check_access, start_listener
+from switchboard.ratelimit import RedisRateLimiter
 from switchboard.relay import EventRelay
-from switchboard.settings import Settings
+from switchboard.settings import Settings, SettingsError
 from tickets import Desk, Event, RetryPolicy, SlaClocks, SystemValue, bury_event
 
 log = logging.getLogger(__name__)
@@ -90,6 +99,40 @@ def make_bus(redis: RedisClient | None, redis_prefix: str = "switchboard") -> Ev
     return InProcessBus() if redis is None else RedisBus(redis, prefix=redis_prefix)
 
 
+def make_webchat(
+    settings: Settings, desk: Desk, signer: VisitorSigner, redis: RedisClient | None, prefix: str
+) -> Webchat:
+    """The chat with its limits: shared through Redis when configured, else in memory."""
+    limits = ChatLimits(
+        visitor_messages=_rate(settings.webchat_rate_per_minute, 10),
+        address_messages=_rate(settings.webchat_address_rate_per_minute, 30),
+        address_new_visitors=_rate(settings.webchat_new_visitors_per_minute, 20),
+    )
+    try:
+        proxies = parse_networks((settings.trusted_proxies or "").split(","))
+    except ValueError as err:
+        raise SettingsError(f"SWITCHBOARD_TRUSTED_PROXIES: {err}") from err
+    clients = ClientPolicy(
+        trusted_proxies=proxies,
+        allowed_origins=(settings.webchat_allowed_origins or "").split(","),
+        public_url=settings.public_url,
+    )
+    return Webchat(
+        desk,
+        signer,
+        max_length=settings.webchat_max_length,
+        limits=limits,
+        limiter=MemoryRateLimiter() if redis is None else RedisRateLimiter(redis, prefix),
+        clients=clients,
+        secure_cookie=(settings.public_url or "").startswith("https://"),
+    )
+
+
+def _rate(per_minute: int, max_burst: int) -> Rate:
+    """Bursts of up to ``max_burst``, never more than a minute's worth."""
+    return Rate(per_minute, max(1, min(per_minute, max_burst)))
+
+
 def make_routing_store(redis: RedisClient | None, redis_prefix: str) -> RoutingStore:
     return MemoryStore() if redis is None else RedisStore(redis, prefix=f"{redis_prefix}:routing")
 
@@ -116,12 +159,12 @@ async def build_runtime(
         routing = RoutingEngine(make_routing_store(redis, redis_prefix), desk, rules=rules)
         sla = SlaClocks(desk)
         metrics = Metrics()
-        webchat = Webchat(
+        webchat = make_webchat(
+            settings,
             desk,
             VisitorSigner(await signing_key(sessions, settings)),
-            max_length=settings.webchat_max_length,
-            rate_per_minute=settings.webchat_rate_per_minute,
-            secure_cookie=(settings.public_url or "").startswith("https://"),
+            redis,
+            redis_prefix,
         )
         senders = SenderRegistry()
         senders.register(webchat.sender)

@@ -81,6 +81,10 @@ class Settings:
 
     webchat_max_length: int = 4000
     webchat_rate_per_minute: int = 30
+    webchat_address_rate_per_minute: int = 120
+    webchat_new_visitors_per_minute: int = 20
+    webchat_allowed_origins: str | None = None
+    trusted_proxies: str | None = None
     outbox_base_delay_s: float = 5.0
     outbox_max_attempts: int = 8
     run_workers: bool = True

@@ -109,6 +109,7 @@ from tickets.textcheck import storable_text
 from tickets.views import (
     channel_address,
     customer_detail,
+    inbound_message,
     list_tickets,
     message_detail,
     message_dict,
@@ -187,6 +188,7 @@ __all__ = [
     "event_from_dict",
     "format_number",
     "identity_channel",
+    "inbound_message",
     "ingest",
     "lease_due",
     "list_tickets",

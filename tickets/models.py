@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
     true,
 )
 from sqlalchemy.engine import Dialect
@@ -115,7 +116,19 @@ class Customer(Base):
 
 class CustomerIdentity(Base):
     __tablename__ = "customer_identities"
-    __table_args__ = (UniqueConstraint("channel", "address", name="uq_identity_channel_address"),)
+    # One verified owner per address; unverified claims (several chat visitors may type
+    # the same address) sit beside it until an agent merges them. The predicates are
+    # spelled the way SQLAlchemy renders a boolean test, so each planner uses the index.
+    __table_args__ = (
+        Index(
+            "uq_identity_verified_address",
+            "channel",
+            "address",
+            unique=True,
+            postgresql_where=text("verified"),
+            sqlite_where=text("verified = 1"),
+        ),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     channel: Mapped[str] = mapped_column(String(20))

@@ -60,7 +60,9 @@ async def message_detail(session: AsyncSession, message_id: int) -> dict[str, An
 
 
 def _identity_dict(i: CustomerIdentity) -> dict[str, Any]:
-    return {"channel": i.channel, "address": i.address}
+    """``verified`` is false for a claim nobody checked (an email typed into the chat):
+    agents see it, and only they merge it with the customer who owns the address."""
+    return {"channel": i.channel, "address": i.address, "verified": i.verified}
 
 
 async def _customers(session: AsyncSession, ids: set[int]) -> dict[int, dict[str, Any]]:
@@ -75,8 +77,12 @@ async def _customers(session: AsyncSession, ids: set[int]) -> dict[int, dict[str
         .where(CustomerIdentity.customer_id.in_(ids))
         .order_by(CustomerIdentity.id)
     )
-    for ident in rows.scalars():
-        out[ident.customer_id]["identities"].append(_identity_dict(ident))
+    held: set[tuple[int, str, str]] = set()
+    for ident in sorted(rows.scalars(), key=lambda i: not i.verified):
+        key = (ident.customer_id, ident.channel, ident.address)
+        if key not in held:  # a claim merged onto its verified owner shows once
+            held.add(key)
+            out[ident.customer_id]["identities"].append(_identity_dict(ident))
     return out
 
 
@@ -241,6 +247,7 @@ async def open_conversation(
             .where(
                 CustomerIdentity.channel == identity_channel(channel),
                 CustomerIdentity.address == address,
+                CustomerIdentity.verified,
                 Ticket.channel == channel,
                 Ticket.status != "closed",
             )
@@ -251,6 +258,21 @@ async def open_conversation(
     if row is None:
         return None
     return row, await messages_of(session, row, include_notes=False)
+
+
+async def inbound_message(
+    session: AsyncSession, channel: str, external_id: str
+) -> dict[str, Any] | None:
+    """The stored inbound message with this provider id (``id``, ``ticket``), so a
+    channel can answer a resend as the stored message before charging any rate limit."""
+    row = (
+        await session.execute(
+            select(Message.id, Message.ticket_id).where(
+                Message.channel == channel, Message.external_id == external_id
+            )
+        )
+    ).first()
+    return None if row is None else {"id": row[0], "ticket": format_number(row[1])}
 
 
 async def channel_address(session: AsyncSession, ticket_id: int, channel: str) -> str | None:

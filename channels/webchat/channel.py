@@ -3,12 +3,29 @@
 Protocol (DESIGN.md), plus what a chat user expects:
 - client ``{"type": "message", "text": ..., "client_id"?: ...}``: ``client_id`` makes a
   resend after a dropped connection idempotent (it becomes the message's external id);
-  the server answers ``{"type": "ack", "client_id", "status": "sent", "ticket"}`` after
-  the commit, or an ``error`` frame, so the page shows sending / sent / failed;
+  the server answers ``{"type": "ack", "client_id", "status": "sent", "ticket", "id"}``
+  after the commit, or an ``error`` frame, so the page shows sending / sent / failed. A
+  resend of a stored message is acknowledged as that message before any rate limit is
+  charged;
 - ``{"type": "typing"}`` tells agents the visitor is typing (rate-limited);
-- server frames ``message`` (history first, then live; the visitor's own messages are
-  echoed to all their tabs with their ``client_id``), ``typing`` (an agent is typing),
-  ``error``.
+- server frames ``visitor`` (first, ``{"key": ...}``: the signed visitor key), ``message``
+  (history first, then live; the visitor's own messages are echoed to all their tabs with
+  their ``client_id``), ``typing`` (an agent is typing), ``error`` (``code``, ``message``,
+  and ``retry_after`` in seconds when waiting helps). A refused frame never closes the
+  socket; only a refused new visitor does (close code 1013, after its error frame).
+
+The visitor: the signed key the page offers as a WebSocket subprotocol
+(``["switchboard.chat", "visitor.<key>"]``), else the cookie (never for the widget, whose
+socket says ``?embed=1``), else a new visitor. A subprotocol rather than a query parameter
+keeps the key out of access logs. The widget keeps the key in the embedding site's own
+storage (see ``page``), so it keeps its conversation across page loads on a third-party
+site where the browser refuses the frame cookies and storage; the cookie is ``Lax`` and
+serves the chat page itself (``SameSite=None`` would only widen what other sites can do
+with it). Decisions where the issue is silent: the limits are token buckets per visitor
+and per client address (``ChatLimits``), and a new visitor is charged to its address
+wherever it is made (the page or the socket), since a visitor who writes becomes a
+customer and a ticket.
+
 An agent's reply travels: outbox -> ``WebchatSender`` -> bus broadcast -> whichever
 process holds the visitor's socket -> pushed, and then recorded as delivered.
 """
@@ -18,17 +35,19 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 import tickets
 from channels.base import SendResult
 from channels.events import AgentTyping, VisitorTyping, WebchatFrame
+from channels.webchat.clients import ClientPolicy
 from channels.webchat.hub import VisitorHub
 from channels.webchat.page import CHAT_PAGE, WIDGET_JS
-from channels.webchat.ratelimit import TokenBuckets
+from channels.webchat.ratelimit import MemoryRateLimiter, Rate, RateLimiter
 from channels.webchat.signing import COOKIE, VisitorSigner
 from tickets import (
     Channel,
@@ -44,6 +63,12 @@ log = logging.getLogger(__name__)
 COOKIE_MAX_AGE = 365 * 24 * 3600
 MAX_NAME = 100
 MAX_FRAME = 64 * 1024
+PROTOCOL = "switchboard.chat"
+KEY_PROTOCOL = "visitor."
+VISITOR_MESSAGES = Rate(30, 10)
+ADDRESS_MESSAGES = Rate(120, 30)
+ADDRESS_NEW_VISITORS = Rate(20, 20)
+VISITOR_TYPING = Rate(20, 2)
 
 
 def message_frame(data: dict[str, Any], client_id: str | None = None) -> dict[str, Any]:
@@ -84,6 +109,17 @@ class WebchatSender:
         return SendResult(external_id=f"webchat-{message.message_id}", status=DeliveryStatus.SENT)
 
 
+@dataclass(frozen=True, slots=True)
+class ChatLimits:
+    """Per visitor and per client address, so neither one socket nor one address floods
+    the desk (an address without a cookie used to mint a customer per socket)."""
+
+    visitor_messages: Rate = VISITOR_MESSAGES
+    address_messages: Rate = ADDRESS_MESSAGES
+    address_new_visitors: Rate = ADDRESS_NEW_VISITORS
+    visitor_typing: Rate = VISITOR_TYPING
+
+
 class Webchat:
     def __init__(
         self,
@@ -91,7 +127,9 @@ class Webchat:
         signer: VisitorSigner,
         *,
         max_length: int = 4000,
-        rate_per_minute: int = 30,
+        limits: ChatLimits | None = None,
+        limiter: RateLimiter | None = None,
+        clients: ClientPolicy | None = None,
         secure_cookie: bool = False,
     ) -> None:
         self.desk = desk
@@ -99,8 +137,9 @@ class Webchat:
         self.max_length = max_length
         self.secure_cookie = secure_cookie
         self.hub = VisitorHub()
-        self.message_limit = TokenBuckets(rate_per_minute)
-        self.typing_limit = TokenBuckets(20, burst=2)
+        self.limits = limits or ChatLimits()
+        self.limiter: RateLimiter = limiter or MemoryRateLimiter()
+        self.clients = clients or ClientPolicy()
         self.sender = WebchatSender(desk)
 
     def routes(self) -> list[web.RouteDef]:
@@ -110,13 +149,33 @@ class Webchat:
             web.get("/chat/widget.js", self.widget),
         ]
 
-    def _visitor(self, request: web.Request) -> tuple[str, bool]:
-        visitor = self.signer.verify(request.cookies.get(COOKIE))
-        if visitor is not None:
-            return visitor, False
-        return self.signer.new_visitor(), True
+    def _known_visitor(self, request: web.Request) -> str | None:
+        """The visitor key the page sent, else (outside the widget) the cookie.
+
+        The widget's frame never uses the cookie: the key it is handed belongs to the
+        embedding site, and a cookie would let any site that frames the chat resume the
+        conversation of a customer who once used the chat page itself."""
+        offered = request.headers.get("Sec-WebSocket-Protocol", "")
+        for value in offered.split(","):
+            value = value.strip()
+            if value.startswith(KEY_PROTOCOL):
+                visitor = self.signer.verify(value[len(KEY_PROTOCOL) :])
+                if visitor is not None:
+                    return visitor
+        if _embedded(request):
+            return None
+        return self.signer.verify(request.cookies.get(COOKIE))
+
+    async def _mint(self, request: web.Request) -> str | None:
+        """A new visitor, unless this client address made too many of them lately."""
+        address = self.clients.address(request)
+        if not await self.limiter.allow(f"new:{address}", self.limits.address_new_visitors):
+            log.info("web chat: refused a new visitor from %s (rate limit)", address)
+            return None
+        return self.signer.new_visitor()
 
     def _set_cookie(self, response: web.StreamResponse, visitor: str) -> None:
+        # Lax: the cookie serves the chat page itself; the widget keeps a key instead.
         response.set_cookie(
             COOKIE,
             self.signer.sign(visitor),
@@ -128,44 +187,66 @@ class Webchat:
         )
 
     async def page(self, request: web.Request) -> web.Response:
-        visitor, new = self._visitor(request)
         response = web.Response(text=CHAT_PAGE, content_type="text/html", charset="utf-8")
         response.headers["Content-Security-Policy"] = (
             "default-src 'self'; style-src 'self' 'unsafe-inline'; "
-            "script-src 'self' 'unsafe-inline'; connect-src 'self'"
+            "script-src 'self' 'unsafe-inline'; connect-src 'self'; "
+            f"frame-ancestors {self.clients.frame_ancestors()}"
         )
         response.headers["X-Content-Type-Options"] = "nosniff"
-        if new:
-            self._set_cookie(response, visitor)
+        if not _embedded(request) and self._known_visitor(request) is None:
+            visitor = await self._mint(request)
+            if visitor is not None:
+                self._set_cookie(response, visitor)
         return response
 
     async def widget(self, request: web.Request) -> web.Response:
         return web.Response(text=WIDGET_JS, content_type="application/javascript", charset="utf-8")
 
     async def socket(self, request: web.Request) -> web.WebSocketResponse:
-        visitor, new = self._visitor(request)
-        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_FRAME)
-        if new:
-            self._set_cookie(ws, visitor)
+        if not self.clients.origin_allowed(request):
+            log.info("web chat: refused a socket from origin %s", request.headers.get("Origin"))
+            raise web.HTTPForbidden(text="this site may not open the chat")
+        client = Client(self.clients.address(request), self._known_visitor(request), {})
+        minted = False
+        if client.visitor is None:
+            client.visitor = await self._mint(request)
+            minted = client.visitor is not None
+        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_FRAME, protocols=(PROTOCOL,))
+        if minted and client.visitor is not None and not _embedded(request):
+            self._set_cookie(ws, client.visitor)
         await ws.prepare(request)
+        visitor = client.visitor
+        if visitor is None:
+            retry = _retry_after(self.limits.address_new_visitors)
+            await ws.send_json(
+                error_frame("rate_limited", "too many new chats from your network; try again soon")
+                | {"retry_after": retry}
+            )
+            await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"rate limited")
+            return ws
         self.hub.add(visitor, ws)
-        profile: dict[str, str | None] = {"name": None, "email": None}
         try:
+            await ws.send_json({"type": "visitor", "key": self.signer.sign(visitor)})
             await self._send_history(ws, visitor)
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT:
                     if msg.type is WSMsgType.BINARY:
                         await ws.send_json(error_frame("bad_frame", "send JSON text frames"))
                     continue
-                await self._on_frame(ws, visitor, profile, msg.data)
+                await self._on_frame(ws, visitor, client, msg.data)
         finally:
             self.hub.remove(visitor, ws)
         return ws
 
     async def _send_history(self, ws: web.WebSocketResponse, visitor: str) -> None:
-        found = await self.desk.read(
-            lambda s: tickets.open_conversation(s, Channel.WEBCHAT.value, visitor)
-        )
+        try:
+            found = await self.desk.read(
+                lambda s: tickets.open_conversation(s, Channel.WEBCHAT.value, visitor)
+            )
+        except Exception as err:
+            await ws.send_json(_failure(err, "the conversation could not be loaded"))
+            return
         if found is None:
             return
         _ticket_id, messages = found
@@ -173,11 +254,11 @@ class Webchat:
             await ws.send_json(message_frame(data), dumps=_dumps)
 
     async def _on_frame(
-        self, ws: web.WebSocketResponse, visitor: str, profile: dict[str, str | None], raw: str
+        self, ws: web.WebSocketResponse, visitor: str, client: Client, raw: str
     ) -> None:
         try:
             frame = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             await ws.send_json(error_frame("bad_json", "frames must be JSON objects"))
             return
         if not isinstance(frame, dict):
@@ -185,14 +266,16 @@ class Webchat:
             return
         kind = frame.get("type")
         if kind == "hello":
-            await self._on_hello(ws, profile, frame)
+            await self._on_hello(ws, client.profile, frame)
         elif kind == "message":
-            await self._on_message(ws, visitor, profile, frame)
+            await self._on_message(ws, visitor, client, frame)
         elif kind == "typing":
-            if self.typing_limit.allow(visitor):
+            if await self.limiter.allow(f"typing:{visitor}", self.limits.visitor_typing):
                 await self.desk.broadcast([VisitorTyping(visitor, None)])
         else:
-            await ws.send_json(error_frame("unknown_type", f"unknown frame type {kind!r}"))
+            await ws.send_json(
+                error_frame("unknown_type", f"unknown frame type {_short(kind)!r}"), dumps=_dumps
+            )
 
     async def _on_hello(
         self, ws: web.WebSocketResponse, profile: dict[str, str | None], frame: dict[str, Any]
@@ -206,20 +289,32 @@ class Webchat:
         ):
             await ws.send_json(error_frame("bad_email", "email is not an email address"))
             return
+        try:
+            tickets.storable_text(name, "the name")
+            if email is not None:
+                tickets.storable_text(email, "the email address")
+        except tickets.Invalid as err:
+            await ws.send_json(error_frame("bad_text", str(err)))
+            return
         profile["name"], profile["email"] = name.strip(), (email or "").strip() or None
 
     async def _on_message(
         self,
         ws: web.WebSocketResponse,
         visitor: str,
-        profile: dict[str, str | None],
+        client: Client,
         frame: dict[str, Any],
     ) -> None:
         text, client_id = frame.get("text"), frame.get("client_id")
         if client_id is not None and (
-            not isinstance(client_id, str) or not 0 < len(client_id) <= 64
+            not isinstance(client_id, str)
+            or not 0 < len(client_id) <= 64
+            or not client_id.isascii()
+            or not client_id.isprintable()
         ):
-            await ws.send_json(error_frame("bad_client_id", "client_id is 1 to 64 characters"))
+            await ws.send_json(
+                error_frame("bad_client_id", "client_id is 1 to 64 printable ASCII characters")
+            )
             return
         if not isinstance(text, str) or not text.strip():
             await ws.send_json(error_frame("empty", "a message needs text") | _cid(client_id))
@@ -230,32 +325,47 @@ class Webchat:
                 | _cid(client_id)
             )
             return
-        if not self.message_limit.allow(visitor):
-            await ws.send_json(
-                error_frame("rate_limited", "too many messages; wait a moment") | _cid(client_id)
-            )
-            return
-        now = self.desk.clock()
-        inbound = InboundMessage(
-            channel=Channel.WEBCHAT,
-            external_id=f"{visitor}:{client_id or uuid.uuid4().hex}",
-            sender=visitor,
-            display_name=profile["name"],
-            claimed_email=profile["email"],
-            text=text,
-            received_at=now,
-        )
         try:
-            result = await self.desk.ingest(inbound)
-        except Exception:
-            log.exception("web chat message from %s could not be stored", visitor)
+            tickets.storable_text(text, "the message")
+        except tickets.Invalid as err:
+            await ws.send_json(error_frame("bad_text", str(err)) | _cid(client_id))
+            return
+        external_id = f"{visitor}:{client_id or uuid.uuid4().hex}"
+        try:
+            if client_id is not None:
+                stored = await self.desk.read(
+                    lambda s: tickets.inbound_message(s, Channel.WEBCHAT.value, external_id)
+                )
+                if stored is not None:  # a resend: the stored message, no rate charged
+                    await ws.send_json(_ack(client_id, stored["ticket"], stored["id"]))
+                    return
+            limited = await self._limited(visitor, client.address)
+            if limited is not None:
+                await ws.send_json(
+                    error_frame("rate_limited", "too many messages; wait a moment")
+                    | {"retry_after": _retry_after(limited)}
+                    | _cid(client_id)
+                )
+                return
+            profile = client.profile
+            now = self.desk.clock()
+            result = await self.desk.ingest(
+                InboundMessage(
+                    channel=Channel.WEBCHAT,
+                    external_id=external_id,
+                    sender=visitor,
+                    display_name=profile["name"],
+                    claimed_email=profile["email"],
+                    text=text,
+                    received_at=now,
+                )
+            )
+        except Exception as err:
             await ws.send_json(
-                error_frame("unavailable", "the message was not saved; try again") | _cid(client_id)
+                _failure(err, "the message was not saved; try again") | _cid(client_id)
             )
             return
-        await ws.send_json(
-            {"type": "ack", "client_id": client_id, "status": "sent", "ticket": result.number}
-        )
+        await ws.send_json(_ack(client_id, result.number, result.message_id))
         if not result.duplicate:
             echo = {
                 "id": result.message_id,
@@ -265,6 +375,14 @@ class Webchat:
                 "created_at": now.isoformat(),
             }
             await self.desk.broadcast([WebchatFrame(visitor, message_frame(echo, client_id))])
+
+    async def _limited(self, visitor: str, address: str) -> Rate | None:
+        """The limit this message would break, if any (the visitor's, then the address's)."""
+        if not await self.limiter.allow(f"msg:{visitor}", self.limits.visitor_messages):
+            return self.limits.visitor_messages
+        if not await self.limiter.allow(f"msg:{address}", self.limits.address_messages):
+            return self.limits.address_messages
+        return None
 
     async def on_event(self, event: Event) -> None:
         """Broadcast handler: pushes frames to this process's sockets."""
@@ -292,6 +410,53 @@ class Webchat:
         )
         if visitor is not None:
             await self.hub.push(visitor, {"type": "typing", "author": event.author})
+
+
+@dataclass(slots=True)
+class Client:
+    """One socket's client: its rate-limit address, its visitor, its hello profile."""
+
+    address: str
+    visitor: str | None
+    profile: dict[str, str | None]
+
+    def __post_init__(self) -> None:
+        self.profile.setdefault("name", None)
+        self.profile.setdefault("email", None)
+
+
+def _embedded(request: web.Request) -> bool:
+    return request.query.get("embed") == "1"
+
+
+def _ack(client_id: str | None, ticket: str, message_id: int) -> dict[str, Any]:
+    return {
+        "type": "ack",
+        "client_id": client_id,
+        "status": "sent",
+        "ticket": ticket,
+        "id": message_id,
+    }
+
+
+def _failure(err: Exception, message: str) -> dict[str, Any]:
+    """An error frame for a failure of the desk: the socket stays open and says so."""
+    if isinstance(err, tickets.Unavailable):
+        log.warning("web chat: desk unavailable: %s", err)
+        return error_frame("unavailable", message) | {"retry_after": err.retry_after}
+    if isinstance(err, tickets.Invalid):
+        return error_frame("invalid", str(err))
+    log.error("web chat: desk call failed", exc_info=err)
+    return error_frame("unavailable", message)
+
+
+def _retry_after(rate: Rate) -> float:
+    return round(60.0 / rate.per_minute, 1) if rate.per_minute > 0 else 60.0
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else type(value).__name__
+    return text[:40].encode("utf-8", "replace").decode("utf-8")
 
 
 def _cid(client_id: str | None) -> dict[str, Any]:

@@ -1,38 +1,57 @@
-"""Per-visitor token buckets: a burst is allowed, a flood is refused with a clear frame.
-Kept in process memory: a visitor's socket lives in one process, so the limit holds."""
+"""Rate limits for the chat: token buckets keyed by what is limited (a visitor, a client
+address). A burst is allowed, a flood is refused with a clear error frame.
+
+The chat sees only the small ``RateLimiter`` protocol. ``MemoryRateLimiter`` serves one
+process (the embedded default); with Redis configured the composition root hands in a
+limiter shared by every process (``switchboard.ratelimit``), because a client address
+opens sockets on whichever process the load balancer picks."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 
-class TokenBuckets:
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """``per_minute`` tokens refill steadily up to ``burst``; each allowed event costs one."""
+
+    per_minute: float
+    burst: int
+
+    @property
+    def per_second(self) -> float:
+        return self.per_minute / 60.0
+
+
+class RateLimiter(Protocol):
+    async def allow(self, key: str, rate: Rate) -> bool:
+        """Takes one token from ``key``'s bucket; False when it is empty."""
+
+
+class MemoryRateLimiter:
     def __init__(
-        self,
-        per_minute: int,
-        burst: int | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        max_keys: int = 100_000,
+        self, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000
     ) -> None:
-        self.rate = per_minute / 60.0
-        self.burst = float(burst if burst is not None else max(1, min(per_minute, 10)))
         self.clock = clock
         self.max_keys = max_keys
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self._buckets: dict[str, tuple[float, float, float]] = {}
 
-    def allow(self, key: str) -> bool:
+    async def allow(self, key: str, rate: Rate) -> bool:
         now = self.clock()
-        tokens, last = self._buckets.get(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        tokens, last, _full_after = self._buckets.get(key, (float(rate.burst), now, 0.0))
+        tokens = min(float(rate.burst), tokens + (now - last) * rate.per_second)
         if len(self._buckets) >= self.max_keys and key not in self._buckets:
             self._prune(now)
+        full_after = now + rate.burst / rate.per_second if rate.per_second else float("inf")
         if tokens < 1.0:
-            self._buckets[key] = (tokens, now)
+            self._buckets[key] = (tokens, now, full_after)
             return False
-        self._buckets[key] = (tokens - 1.0, now)
+        self._buckets[key] = (tokens - 1.0, now, full_after)
         return True
 
     def _prune(self, now: float) -> None:
-        full_after = self.burst / self.rate if self.rate else 0.0
-        self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full_after}
+        """Drops buckets that have refilled (they equal a fresh bucket)."""
+        self._buckets = {k: v for k, v in self._buckets.items() if v[2] > now}

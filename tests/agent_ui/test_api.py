@@ -35,7 +35,9 @@ async def test_list_and_read_a_ticket(api: Api) -> None:
     assert [t["number"] for t in page["tickets"]] == [result.number]
     ticket = page["tickets"][0]
     assert ticket["queue"] == "Repairs" and ticket["status"] == "new" and ticket["channel"] == "sms"
-    assert ticket["customer"]["identities"] == [{"channel": "phone", "address": "+8613800138000"}]
+    assert ticket["customer"]["identities"] == [
+        {"channel": "phone", "address": "+8613800138000", "verified": True}
+    ]
     for key in ("subject", "priority", "assignee", "tags", "created_at", "updated_at", "sla"):
         assert key in ticket
     detail = await api.get(f"/api/v1/tickets/{result.number}", who="agent1@example.com")

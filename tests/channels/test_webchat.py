@@ -3,14 +3,13 @@ customer message -> ticket in the API -> agent reply -> pushed to the socket."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import aiohttp
 import pytest
 
 from channels.webchat.signing import COOKIE
 from tests.apphelpers import Api, start_api
+from tests.channels.chat import frames_until, fresh_socket, next_frame, send_message
 from tests.conftest import Stack
 from tests.helpers import eventually
 
@@ -18,17 +17,6 @@ from tests.helpers import eventually
 @pytest.fixture
 async def api(aiohttp_client: Any, stack: Stack, redis_prefix: str) -> Api:
     return await start_api(aiohttp_client, stack, redis_prefix)
-
-
-async def next_frame(
-    ws: aiohttp.ClientWebSocketResponse, kind: str, timeout: float = 5.0
-) -> dict[str, Any]:
-    while True:
-        msg = await ws.receive(timeout=timeout)
-        assert msg.type is aiohttp.WSMsgType.TEXT, msg
-        frame = json.loads(msg.data)
-        if frame["type"] == kind:
-            return frame  # type: ignore[no-any-return]
 
 
 async def test_round_trip_customer_agent_customer(api: Api) -> None:
@@ -52,9 +40,9 @@ async def test_round_trip_customer_agent_customer(api: Api) -> None:
     assert [t["number"] for t in listing["tickets"]] == [number]
     ticket = listing["tickets"][0]
     assert ticket["channel"] == "webchat" and ticket["customer"]["name"] == "李明"
-    assert {"channel": "email", "address": "li.ming@example.com"} in ticket["customer"][
-        "identities"
-    ]
+    assert {"channel": "email", "address": "li.ming@example.com", "verified": False} in ticket[
+        "customer"
+    ]["identities"]
 
     reply = await api.send(
         "POST",
@@ -116,9 +104,27 @@ async def test_a_forged_cookie_gets_a_fresh_visitor(api: Api) -> None:
     intruder = await api.client.ws_connect("/chat/ws", headers={"Cookie": f"{COOKIE}={forged}"})
     await intruder.send_json({"type": "typing"})
     await intruder.send_json({"type": "nope"})
-    frame = await next_frame(intruder, "error")
-    assert frame["code"] == "unknown_type"  # no history frame came first
+    frames = await frames_until(intruder, "error")
+    assert [f["type"] for f in frames] == ["visitor", "error"]  # no history at all
+    assert frames[-1]["code"] == "unknown_type"
+    assert frames[0]["key"].rsplit(".", 1)[0] != visitor_cookie.rsplit(".", 1)[0]
     await intruder.close()
+
+
+async def test_the_visitor_key_resumes_the_conversation_without_a_cookie(api: Api) -> None:
+    ws = await fresh_socket(api)
+    key = (await next_frame(ws, "visitor"))["key"]
+    assert (await send_message(ws, "第一条", "k1"))["type"] == "ack"
+    await ws.close()
+    api.client.session.cookie_jar.clear()
+    again = await api.client.ws_connect(
+        "/chat/ws", protocols=("switchboard.chat", f"visitor.{key}")
+    )
+    assert again.protocol == "switchboard.chat"
+    frames = await frames_until(again, "message")
+    assert frames[0] == {"type": "visitor", "key": key}
+    assert frames[-1]["text"] == "第一条"
+    await again.close()
 
 
 async def test_refused_frames_say_why(api: Api) -> None:
@@ -135,28 +141,58 @@ async def test_refused_frames_say_why(api: Api) -> None:
     await ws.close()
 
 
-async def test_messages_are_rate_limited_per_visitor(
-    aiohttp_client: Any, stack: Stack, redis_prefix: str
-) -> None:
-    api = await start_api(
-        aiohttp_client, stack, redis_prefix, seed=False, webchat_rate_per_minute=3
-    )
-    ws = await api.client.ws_connect("/chat/ws")
-    codes = []
-    for i in range(5):
-        await ws.send_json({"type": "message", "text": f"刷屏 {i}", "client_id": f"r{i}"})
-        msg = json.loads((await ws.receive(timeout=5)).data)
-        while msg["type"] == "message":
-            msg = json.loads((await ws.receive(timeout=5)).data)
-        codes.append(msg.get("code", msg["type"]))
-    assert codes == ["ack", "ack", "ack", "rate_limited", "rate_limited"]
-    await ws.close()
-
-
 async def test_the_page_never_renders_text_as_html(api: Api) -> None:
     page = await (await api.client.get("/chat")).text()
     assert "innerHTML" not in page and "textContent" in page
     response = await api.client.get("/chat")
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert "frame-ancestors *" in response.headers["Content-Security-Policy"]
     widget = await api.client.get("/chat/widget.js")
     assert widget.status == 200 and "iframe" in await widget.text()
+
+
+async def test_internal_notes_never_reach_the_chat(api: Api) -> None:
+    ws = await api.client.ws_connect("/chat/ws")
+    number = (await send_message(ws, "洗衣机漏水", "n1"))["ticket"]
+    await api.send(
+        "POST",
+        f"/api/v1/tickets/{number}/notes",
+        {"text": "内部备注：客户很着急"},
+        who="agent1@example.com",
+        status=201,
+    )
+    await api.send(
+        "POST",
+        f"/api/v1/tickets/{number}/replies",
+        {"text": "师傅明天上门"},
+        who="agent1@example.com",
+        status=201,
+    )
+    live = await frames_until(ws, "message")
+    while live[-1]["direction"] != "out":
+        live += await frames_until(ws, "message")
+    assert live[-1]["text"] == "师傅明天上门"
+    assert all("内部备注" not in str(f) for f in live)
+    await ws.close()
+
+    again = await api.client.ws_connect("/chat/ws")
+    await again.send_json({"type": "ping-for-end-of-history"})
+    history = await frames_until(again, "error")
+    texts = [f["text"] for f in history if f["type"] == "message"]
+    assert texts == ["洗衣机漏水", "师傅明天上门"]
+    await again.close()
+    detail = await api.get(f"/api/v1/tickets/{number}")
+    assert [m["direction"] for m in detail["messages"]] == ["in", "note", "out"]
+
+
+async def test_the_widget_frame_never_uses_the_chat_cookie(api: Api) -> None:
+    ws = await api.client.ws_connect("/chat/ws")
+    assert (await send_message(ws, "我在官网上问过", "own"))["type"] == "ack"
+    await ws.close()
+    framed = await api.client.get("/chat?embed=1")
+    assert framed.status == 200 and not framed.cookies
+    widget = await api.client.ws_connect("/chat/ws?embed=1")  # the cookie is still sent
+    await widget.send_json({"type": "end-of-history"})
+    frames = await frames_until(widget, "error")
+    assert [f["type"] for f in frames] == ["visitor", "error"]
+    await widget.close()

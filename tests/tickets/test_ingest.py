@@ -178,7 +178,7 @@ async def test_bad_address_is_refused(desk: Desk) -> None:
     assert await count(desk, Message) == 0
 
 
-async def test_claimed_email_becomes_an_identity_only_when_free(desk: Desk) -> None:
+async def test_a_claimed_email_is_an_unverified_identity_that_email_ignores(desk: Desk) -> None:
     taken = await desk.ingest(email("taken@example.com", "s", "t", message_id="<c1@mail>"))
     chat = await desk.ingest(
         inbound("v_abc", "你好", channel=Channel.WEBCHAT, claimed_email="Taken@Example.com")
@@ -186,14 +186,26 @@ async def test_claimed_email_becomes_an_identity_only_when_free(desk: Desk) -> N
     other = await desk.ingest(
         inbound("v_def", "你好", channel=Channel.WEBCHAT, claimed_email="free@example.com")
     )
+    await desk.ingest(
+        inbound("v_def", "又来", channel=Channel.WEBCHAT, claimed_email="free@example.com")
+    )
+    free = await desk.ingest(email("free@example.com", "s", "t", message_id="<c2@mail>"))
+    again = await desk.ingest(email("taken@example.com", "s2", "t", message_id="<c3@mail>"))
     rows = await desk.read(
         lambda s: s.execute(
-            select(CustomerIdentity.address, CustomerIdentity.customer_id).where(
-                CustomerIdentity.channel == "email"
-            )
+            select(
+                CustomerIdentity.address, CustomerIdentity.customer_id, CustomerIdentity.verified
+            ).where(CustomerIdentity.channel == "email")
         )
     )
-    owners = {a: c for a, c in rows.all()}
-    assert owners["taken@example.com"] == taken.customer_id != chat.customer_id
-    assert owners["free@example.com"] == other.customer_id
+    assert sorted(rows.all()) == sorted(
+        [
+            ("taken@example.com", taken.customer_id, True),
+            ("taken@example.com", chat.customer_id, False),
+            ("free@example.com", other.customer_id, False),
+            ("free@example.com", free.customer_id, True),
+        ]
+    )
+    assert len({taken.customer_id, chat.customer_id, other.customer_id, free.customer_id}) == 4
+    assert again.customer_id == taken.customer_id
     assert T0.tzinfo is not None

@@ -32,7 +32,9 @@ async def test_a_text_and_a_call_from_one_number_are_one_customer(
     assert called.ticket_id != texted.ticket_id  # each ticket keeps its own channel
 
     customer = await api.get(f"/api/v1/customers/{texted.customer_id}")
-    assert customer["identities"] == [{"channel": "phone", "address": "+8613800138000"}]
+    assert customer["identities"] == [
+        {"channel": "phone", "address": "+8613800138000", "verified": True}
+    ]
     for result, channel in ((texted, "sms"), (called, "voice")):
         detail = await api.get(f"/api/v1/tickets/{result.number}")
         assert detail["channel"] == channel

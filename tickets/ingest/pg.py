@@ -25,7 +25,7 @@ from tickets.ingest.store import IngestRace, MessageRef, TicketRef
 
 FIND_CUSTOMER = (
     "SELECT c.id FROM customer_identities i JOIN customers c ON c.id = i.customer_id "
-    "WHERE i.channel = $1 AND i.address = $2 FOR UPDATE OF c"
+    "WHERE i.channel = $1 AND i.address = $2 AND i.verified FOR UPDATE OF c"
 )
 INSERT_CUSTOMER = (
     "INSERT INTO customers (name, tier, created_at) VALUES ($1, 'standard', $2) RETURNING id"
@@ -83,8 +83,10 @@ INSERT_ATTACHMENT = (
     "VALUES ($1, $2, $3, $4, $5)"
 )
 CLAIM_EMAIL = (
-    "INSERT INTO customer_identities (customer_id, channel, address, created_at) "
-    "VALUES ($1, 'email', $2, $3) ON CONFLICT (channel, address) DO NOTHING"
+    "INSERT INTO customer_identities (customer_id, channel, address, verified, created_at) "
+    "SELECT $1::bigint, 'email', $2::varchar, false, $3::timestamptz WHERE NOT EXISTS "
+    "(SELECT 1 FROM customer_identities WHERE customer_id = $1::bigint AND channel = 'email' "
+    "AND address = $2::varchar)"
 )
 AUDIT = (
     "INSERT INTO audit_log (at, actor_kind, actor_id, actor_label, action, ticket_id, data) "

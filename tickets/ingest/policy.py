@@ -151,8 +151,10 @@ async def ingest_with(
     if msg.attachments:
         await store.insert_attachments(message_id, msg.attachments)
     if msg.claimed_email:
-        # A chat visitor's "my email is ..." becomes an identity only while nobody owns
-        # it; it never merges into another customer (that would expose their tickets).
+        # A chat visitor's "my email is ..." is a claim, not an identity: it is kept as
+        # an unverified identity of this customer, ignored by identity lookup, and never
+        # attaches the chat to whoever owns the address (that would be an account
+        # take-over); an agent merges the two customers when they are one person.
         with contextlib.suppress(InvalidAddress):
             await store.claim_email(customer_id, normalize_email(msg.claimed_email), now)
 

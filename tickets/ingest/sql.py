@@ -13,7 +13,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tickets.contracts import AttachmentRef, Channel
-from tickets.dbutil import insert_ignoring_conflicts
 from tickets.identity import identity_channel
 from tickets.ingest.store import MessageRef, TicketRef
 from tickets.models import (
@@ -32,6 +31,7 @@ FIND_CUSTOMER = (
     .where(
         CustomerIdentity.channel == bindparam("channel"),
         CustomerIdentity.address == bindparam("address"),
+        CustomerIdentity.verified,
     )
     .with_for_update(of=Customer)
 )
@@ -168,14 +168,25 @@ class SqlIngestStore:
         )
 
     async def claim_email(self, customer_id: int, email: str, now: datetime) -> None:
-        stmt = insert_ignoring_conflicts(
-            self.conn,
-            CustomerIdentity.__table__,  # type: ignore[arg-type]
-            ["channel", "address"],
-        ).values(
-            customer_id=customer_id, channel=Channel.EMAIL.value, address=email, created_at=now
-        )
-        await self.conn.execute(stmt)
+        held = (
+            await self.conn.execute(
+                select(CustomerIdentity.id).where(
+                    CustomerIdentity.customer_id == customer_id,
+                    CustomerIdentity.channel == Channel.EMAIL.value,
+                    CustomerIdentity.address == email,
+                )
+            )
+        ).first()
+        if held is None:
+            await self.conn.execute(
+                insert(CustomerIdentity).values(
+                    customer_id=customer_id,
+                    channel=Channel.EMAIL.value,
+                    address=email,
+                    verified=False,
+                    created_at=now,
+                )
+            )
 
     async def audit(
         self, customer_id: int, action: str, now: datetime, ticket_id: int, data: dict[str, Any]
