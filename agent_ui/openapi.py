@@ -182,6 +182,12 @@ SCHEMAS: dict[str, Any] = {
             }
         },
     },
+    "Merge": {
+        "type": "object",
+        "required": ["merge"],
+        "additionalProperties": False,
+        "properties": {"merge": {"type": "integer", "minimum": 1}},
+    },
     "Note": {
         "type": "object",
         "required": ["text"],
