@@ -14,7 +14,8 @@ Decisions where the design is silent:
   number must not let a stranger write into someone's ticket); Message-ID references are
   unguessable and trusted from anyone (a colleague on CC replying);
 - a message on a pending or solved ticket re-opens it; a closed ticket is never re-opened,
-  a follow-up ticket starts instead (as Zendesk does).
+  a follow-up ticket starts instead (as Zendesk does);
+- the ``html`` of a message is sanitized here, once, before either store writes it.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from tickets.contracts import (
 )
 from tickets.events import Event, MessageReceived, TicketCreated, TicketStatusChanged
 from tickets.identity import InvalidAddress, normalize_address, normalize_email
+from tickets.ingest.sanitize import sanitize_html
 from tickets.ingest.sql import SqlIngestStore
 from tickets.ingest.store import IngestRace, IngestStore, TicketRef
 from tickets.language import detect_language
@@ -125,7 +127,7 @@ async def ingest_with(
             "external_id": msg.external_id,
             "author_name": (msg.display_name or address)[:200],
             "text": msg.text[:MAX_TEXT],
-            "html": msg.html,
+            "html": sanitize_html(msg.html),
             "email_message_id": msg.thread.message_id,
             "delivery_status": DeliveryStatus.RECEIVED.value,
             "created_at": msg.received_at,
