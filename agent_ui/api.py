@@ -80,7 +80,7 @@ async def post_reply(request: web.Request) -> web.Response:
     only_fields(body, {"text", "channel"})
     channel_name = str_or_none(body, "channel")
     try:
-        channel = Channel(channel_name) if channel_name else None
+        channel = None if channel_name is None else Channel(channel_name)
     except ValueError as err:
         raise ApiError(400, "invalid", f"unknown channel {channel_name!r}") from err
     text = text_field(body)
@@ -124,7 +124,7 @@ async def patch_ticket(request: web.Request) -> web.Response:
     body = await read_json(request)
     only_fields(body, {"status", "priority", "assignee", "queue", "tags"})
     tags = str_list(body, "tags")
-    assignee = str_or_none(body, "assignee")
+    assignee = str_or_none(body, "assignee", nullable=True)
     changes = TicketChanges(
         status=str_or_none(body, "status"),
         priority=str_or_none(body, "priority"),

@@ -108,9 +108,11 @@ def only_fields(body: dict[str, Any], allowed: set[str]) -> None:
         raise ApiError(400, "unknown_field", f"unknown field(s): {', '.join(unknown)}")
 
 
-def str_or_none(body: dict[str, Any], key: str) -> str | None:
+def str_or_none(body: dict[str, Any], key: str, *, nullable: bool = False) -> str | None:
+    """An optional string field: absent is None; an explicit ``null`` only where the
+    field documents it (``nullable``), since the OpenAPI document promises exactly that."""
     value = body.get(key)
-    if value is None:
+    if value is None and (key not in body or nullable):
         return None
     if not isinstance(value, str):
         raise ApiError(400, "invalid", f"{key} must be a string")
@@ -125,9 +127,9 @@ def text_field(body: dict[str, Any]) -> str:
 
 
 def str_list(body: dict[str, Any], key: str) -> list[str] | None:
-    value = body.get(key)
-    if value is None:
+    if key not in body:
         return None
+    value = body[key]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ApiError(400, "invalid", f"{key} must be a list of strings")
     return [storable_text(v, key) for v in value]
