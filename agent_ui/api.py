@@ -3,6 +3,11 @@
 Each route is declared once in ``ROUTES`` with its OpenAPI operation, so the document at
 ``/api/v1/openapi.json`` is built from the same table the router uses and cannot drift.
 Authentication is a bearer token (``switchboard token add``); ``openapi.json`` is public.
+
+Decisions where the issue is silent: a ticket (or customer) the caller may not see is a
+404, never a 403, so a guessed number reveals nothing; a 403 is only for a visible thing
+the caller's role may not change. A reply on a channel the server has no sender for is
+refused with a 400 at once instead of failing later in the outbox.
 """
 
 from __future__ import annotations
@@ -14,15 +19,21 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import tickets
-from agent_ui.context import DESK, STAFF_KEY, staff_of
+from agent_ui.context import DESK, SENDERS, STAFF_KEY, staff_of
 from agent_ui.errors import ApiError
 from agent_ui.http import (
     ApiRoute,
     Handler,
+    check_request_text,
     dumps,
+    int_field,
     only_fields,
     op,
+    path_id,
+    query_int,
+    query_text,
     read_json,
+    str_list,
     str_or_none,
     text_field,
 )
@@ -31,24 +42,23 @@ from agent_ui.routing_api import ROUTING_ROUTES
 from channels.events import AgentTyping
 from tickets import Channel, Event, TicketChanges, parse_number
 
+PAGE_LIMIT = 200
+"""The largest page ``tickets.list_tickets`` serves."""
+
 
 async def list_tickets(request: web.Request) -> web.Response:
     staff = staff_of(request)
-    q = request.query
-    try:
-        limit = int(q.get("limit", "50"))
-    except ValueError as err:
-        raise ApiError(400, "invalid", "limit must be a whole number") from err
+    limit = query_int(request, "limit", 50, 1, PAGE_LIMIT)
     page, cursor = await request.app[DESK].read(
         lambda s: tickets.list_tickets(
             s,
             staff,
-            status=q.get("status") or None,
-            queue=q.get("queue") or None,
-            assignee=q.get("assignee"),
-            q=q.get("q") or None,
+            status=query_text(request, "status"),
+            queue=query_text(request, "queue"),
+            assignee=request.query.get("assignee"),
+            q=query_text(request, "q"),
             limit=limit,
-            cursor=q.get("cursor") or None,
+            cursor=query_text(request, "cursor"),
         )
     )
     return web.json_response({"tickets": page, "next_cursor": cursor}, dumps=dumps)
@@ -70,15 +80,20 @@ async def post_reply(request: web.Request) -> web.Response:
     only_fields(body, {"text", "channel"})
     channel_name = str_or_none(body, "channel")
     try:
-        channel = Channel(channel_name) if channel_name else None
+        channel = None if channel_name is None else Channel(channel_name)
     except ValueError as err:
         raise ApiError(400, "invalid", f"unknown channel {channel_name!r}") from err
+    text = text_field(body)
+    senders = request.app.get(SENDERS)
+
+    def reachable(via: Channel) -> bool:
+        return senders is None or senders.get(via) is not None
 
     async def work(
         session: AsyncSession, now: datetime
     ) -> tuple[dict[str, Any], tuple[Event, ...]]:
         written = await tickets.reply(
-            session, staff, number, text_field(body), now, channel=channel
+            session, staff, number, text, now, channel=channel, reachable=reachable
         )
         assert written.message_id is not None
         return await _message(session, written.message_id), written.events
@@ -91,11 +106,12 @@ async def post_note(request: web.Request) -> web.Response:
     staff, number = staff_of(request), request.match_info["number"]
     body = await read_json(request)
     only_fields(body, {"text"})
+    text = text_field(body)
 
     async def work(
         session: AsyncSession, now: datetime
     ) -> tuple[dict[str, Any], tuple[Event, ...]]:
-        written = await tickets.add_note(session, staff, number, text_field(body), now)
+        written = await tickets.add_note(session, staff, number, text, now)
         assert written.message_id is not None
         return await _message(session, written.message_id), written.events
 
@@ -107,12 +123,8 @@ async def patch_ticket(request: web.Request) -> web.Response:
     staff, number = staff_of(request), request.match_info["number"]
     body = await read_json(request)
     only_fields(body, {"status", "priority", "assignee", "queue", "tags"})
-    tags = body.get("tags")
-    if tags is not None and (
-        not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)
-    ):
-        raise ApiError(400, "invalid", "tags must be a list of strings")
-    assignee = str_or_none(body, "assignee")
+    tags = str_list(body, "tags")
+    assignee = str_or_none(body, "assignee", nullable=True)
     changes = TicketChanges(
         status=str_or_none(body, "status"),
         priority=str_or_none(body, "priority"),
@@ -133,12 +145,26 @@ async def patch_ticket(request: web.Request) -> web.Response:
 
 
 async def get_customer(request: web.Request) -> web.Response:
-    staff = staff_of(request)
-    try:
-        customer_id = int(request.match_info["id"])
-    except ValueError as err:
-        raise ApiError(404, "not_found", "no such customer") from err
+    staff, customer_id = staff_of(request), path_id(request)
     data = await request.app[DESK].read(lambda s: tickets.customer_detail(s, staff, customer_id))
+    return web.json_response(data, dumps=dumps)
+
+
+async def post_merge(request: web.Request) -> web.Response:
+    """Supervisors merge a duplicate customer (``merge``) into this one; the answer is the
+    kept customer with every identity and ticket of both."""
+    staff, keep_id = staff_of(request), path_id(request)
+    body = await read_json(request)
+    only_fields(body, {"merge"})
+    merge_id = int_field(body, "merge")
+
+    async def work(session: AsyncSession, now: datetime) -> tuple[None, tuple[Event, ...]]:
+        written = await tickets.merge_customers(session, staff, keep_id, merge_id, now)
+        return None, written.events
+
+    desk = request.app[DESK]
+    await desk.write(work)
+    data = await desk.read(lambda s: tickets.customer_detail(s, staff, keep_id))
     return web.json_response(data, dumps=dumps)
 
 
@@ -215,6 +241,16 @@ ROUTES: list[ApiRoute] = [
         get_customer,
         op("A customer with identities and tickets", response="Customer"),
     ),
+    ApiRoute(
+        "POST",
+        "/api/v1/customers/{id}/merge",
+        post_merge,
+        op(
+            "Merge another customer into this one (supervisors)",
+            body="Merge",
+            response="Customer",
+        ),
+    ),
     *ROUTING_ROUTES,
 ]
 
@@ -234,6 +270,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     canonical = resource.canonical if resource is not None else request.path
     if not request.path.startswith("/api/") or (request.method, canonical) in public_paths():
         return await handler(request)
+    check_request_text(request)
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from channels import SenderRegistry
 from routing.engine import RoutingEngine
 from tickets import Desk, StaffUser
 
 DESK = web.AppKey("desk", Desk)
 ROUTING = web.AppKey("routing", RoutingEngine)
+SENDERS = web.AppKey("senders", SenderRegistry)
+"""The channels this server can send on; a reply on any other is refused when asked."""
 STAFF_KEY = web.RequestKey("staff", StaffUser)
 
 

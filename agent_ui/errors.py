@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tickets import Conflict, Forbidden, Invalid, NotFound, TicketError
+from tickets import Conflict, Forbidden, Invalid, NotFound, TicketError, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +17,7 @@ STATUS_FOR: dict[type[TicketError], int] = {
     Forbidden: 403,
     Invalid: 400,
     Conflict: 409,
+    Unavailable: 503,
 }
 
 
@@ -46,7 +47,12 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     except TicketError as err:
         status = STATUS_FOR.get(type(err), 400)
         log.info("%s %s -> %s %s: %s", request.method, request.path, status, err.code, err)
-        return error_response(status, err.code, str(err))
+        retry = (
+            {"Retry-After": str(max(1, round(err.retry_after)))}
+            if isinstance(err, Unavailable)
+            else {}
+        )
+        return error_response(status, err.code, str(err), **retry)
     except web.HTTPException as err:
         if err.status < 400:
             raise

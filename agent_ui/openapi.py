@@ -1,4 +1,8 @@
-"""Builds the OpenAPI 3.1 document from the API's route table (one source of truth)."""
+"""Builds the OpenAPI 3.1 document from the API's route table (one source of truth).
+
+The request schemas say what the handlers accept (enums, lengths, integer ranges), so a
+schema-driven fuzzer (schemathesis in ``.ci/run``) sends mostly valid requests and every
+answer, error or not, is one the document lists with the shape it shows."""
 
 from __future__ import annotations
 
@@ -23,6 +27,11 @@ def _ref(name: str) -> dict[str, str]:
 
 
 STR, NULL_STR = {"type": "string"}, {"type": ["string", "null"]}
+STATUSES = ["new", "open", "pending", "waiting_parts", "solved", "closed"]
+PRIORITIES = ["low", "normal", "high", "urgent"]
+CHANNELS = ["email", "sms", "voice", "webchat", "telegram", "api"]
+TEXT = {"type": "string", "minLength": 1, "maxLength": 20_000, "pattern": "\\S"}
+MAX_ID = 2**63 - 1
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
@@ -112,8 +121,8 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "number": {"type": "string", "pattern": "^SB-[0-9]+$"},
             "subject": STR,
-            "status": {"enum": ["new", "open", "pending", "waiting_parts", "solved", "closed"]},
-            "priority": {"enum": ["low", "normal", "high", "urgent"]},
+            "status": {"enum": STATUSES},
+            "priority": {"enum": PRIORITIES},
             "channel": STR,
             "language": NULL_STR,
             "queue": NULL_STR,
@@ -146,18 +155,24 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "status": STR,
-            "priority": STR,
-            "assignee": NULL_STR,
-            "queue": STR,
-            "tags": {"type": "array", "items": STR},
+            "status": {"enum": STATUSES},
+            "priority": {"enum": PRIORITIES},
+            "assignee": {
+                "type": ["string", "null"],
+                "description": "an active user's email; null or empty unassigns",
+            },
+            "queue": {"type": "string", "minLength": 1},
+            "tags": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"},
+            },
         },
     },
     "Reply": {
         "type": "object",
         "required": ["text"],
         "additionalProperties": False,
-        "properties": {"text": STR, "channel": STR},
+        "properties": {"text": TEXT, "channel": {"enum": CHANNELS}},
     },
     "Presence": {
         "type": "object",
@@ -182,20 +197,39 @@ SCHEMAS: dict[str, Any] = {
             }
         },
     },
+    "Merge": {
+        "type": "object",
+        "required": ["merge"],
+        "additionalProperties": False,
+        "properties": {"merge": {"type": "integer", "minimum": 1, "maximum": MAX_ID}},
+    },
     "Note": {
         "type": "object",
         "required": ["text"],
         "additionalProperties": False,
-        "properties": {"text": STR},
+        "properties": {"text": TEXT},
     },
 }
 
 ERRORS = {
-    "400": "Bad input",
+    "400": "Bad input: malformed JSON, a wrong type, text a database cannot store",
     "401": "No or unknown token",
-    "403": "Not allowed for this user",
-    "404": "Not found",
+    "403": "Visible, but not allowed for this user's role",
+    "404": "Not found, or not visible to this user",
+    "409": "Conflicts with the current state (a closed ticket is read-only)",
+    "413": "The body is too large",
+    "503": "A dependency is busy; retry after the Retry-After seconds",
 }
+QUERY_SCHEMAS: dict[str, dict[str, Any]] = {
+    "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+    "status": {"type": "string", "description": "comma-separated statuses"},
+    "assignee": {"type": "string", "description": "an email, `me`, or `none`/empty"},
+    "cursor": {"type": "string", "description": "next_cursor of the previous page"},
+}
+
+
+def _error(text: str) -> dict[str, Any]:
+    return {"description": text, "content": {"application/json": {"schema": _ref("Error")}}}
 
 
 def _operation(route: RouteLike) -> dict[str, Any]:
@@ -205,7 +239,10 @@ def _operation(route: RouteLike) -> dict[str, Any]:
         {"name": n, "in": "path", "required": True, "schema": STR}
         for n in re.findall(r"{(\w+)}", route.path)
     ]
-    params += [{"name": n, "in": "query", "required": False, "schema": STR} for n in spec["params"]]
+    params += [
+        {"name": n, "in": "query", "required": False, "schema": QUERY_SCHEMAS.get(n, STR)}
+        for n in spec["params"]
+    ]
     if params:
         op["parameters"] = params
     if spec["body"]:
@@ -219,11 +256,7 @@ def _operation(route: RouteLike) -> dict[str, Any]:
     op["responses"] = {spec["ok"]: ok}
     if not route.public:
         op["security"] = [{"bearer": []}]
-        for code, text in ERRORS.items():
-            op["responses"][code] = {
-                "description": text,
-                "content": {"application/json": {"schema": _ref("Error")}},
-            }
+        op["responses"].update({code: _error(text) for code, text in ERRORS.items()})
     else:
         op["security"] = []
     return op

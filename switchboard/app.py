@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from agent_ui import DESK, api_routes, error_middleware
 from agent_ui.api import auth_middleware
-from agent_ui.context import ROUTING
+from agent_ui.context import ROUTING, SENDERS
 from agent_ui.http import Handler
 from channels import SenderRegistry
 from channels.webchat import (
@@ -318,6 +318,7 @@ def create_app(
         app[RUNTIME] = runtime
         app[DESK] = runtime.desk
         app[ROUTING] = runtime.routing
+        app[SENDERS] = runtime.senders
         metrics_holder.append(runtime.metrics)
         await start_runtime(runtime, workers=settings.run_workers if workers is None else workers)
         yield

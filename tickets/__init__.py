@@ -67,7 +67,7 @@ from tickets.identity import (
 )
 from tickets.ingest import IngestResult, QueueChooser, ingest
 from tickets.language import detect_language
-from tickets.models import Base, SystemValue, format_number, parse_number
+from tickets.models import Base, SystemValue, format_number, parse_id, parse_number
 from tickets.outbox import RetryPolicy, lease_due, mark_failed, mark_sent, record_delivery
 from tickets.services import (
     TicketChanges,
@@ -205,6 +205,7 @@ __all__ = [
     "normalize_email",
     "normalize_phone",
     "open_conversation",
+    "parse_id",
     "parse_number",
     "pending_events",
     "prune_events",

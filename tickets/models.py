@@ -315,6 +315,18 @@ class SystemValue(Base):
 
 NUMBER_PREFIX = "SB-"
 NUMBER_OFFSET = 1000
+MAX_ID = 2**63 - 1
+"""Ids are 64-bit signed on both databases; a larger number names nothing."""
+
+
+def parse_id(text: str) -> int | None:
+    """The one parser for ids, ticket numbers, cursors and limits from the outside: ASCII
+    digits only (``str.isdigit`` also accepts ``²``, ``①`` and ``٣``), at most 19 of
+    them, and a value that fits a signed 64-bit column. None for anything else."""
+    if not (0 < len(text) <= 19 and text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value <= MAX_ID else None
 
 
 def format_number(ticket_id: int) -> str:
@@ -324,6 +336,7 @@ def format_number(ticket_id: int) -> str:
 def parse_number(number: str) -> int | None:
     """``SB-1042`` (or ``1042``) to the ticket id, None when it is not a ticket number."""
     text = number.strip().upper().removeprefix(NUMBER_PREFIX)
-    if not text.isdigit() or int(text) <= NUMBER_OFFSET:
+    value = parse_id(text)
+    if value is None or value <= NUMBER_OFFSET:
         return None
-    return int(text) - NUMBER_OFFSET
+    return value - NUMBER_OFFSET

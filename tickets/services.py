@@ -5,12 +5,27 @@ publish after commit. No other room writes ticket rows.
 
 A reply goes to the customer's identity on the ticket's channel (or the channel asked
 for) and is queued in the outbox in the same transaction; the outbox dispatcher sends it.
-Replying to a new ticket opens it, like Zendesk's "submit as open".
+Replying to a new ticket opens it, like Zendesk's "submit as open". A note is a message
+with direction ``note`` and nothing else: no outbox row, no ``OutboxQueued``, so no channel
+can ever carry it to the customer.
+
+Rules (issue 7), and decisions where it is silent:
+- a ticket the caller may not see is ``NotFound``, never ``Forbidden`` (a guessed number
+  must not reveal that a ticket exists);
+- agents assign only to themselves (and may unassign only themselves); assigning anyone
+  else and moving a ticket to another queue is for supervisors and admins; whoever is
+  assigned must be a member of the ticket's queue (after a move in the same change), so a
+  move that would strand the current assignee outside the queue is refused unless the
+  change also reassigns or unassigns;
+- a closed ticket is read-only: replies and every change are a ``Conflict``; internal
+  notes are still allowed (they are the team's record);
+- every stored text (reply, note, tag) passes ``storable_text``.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickets import audit
 from tickets.contracts import Actor, Channel, DeliveryStatus, Direction, Priority, TicketStatus
-from tickets.errors import Forbidden, Invalid, NotFound
+from tickets.errors import Conflict, Forbidden, Invalid, NotFound
 from tickets.events import (
     CustomersMerged,
     Event,
@@ -36,6 +51,7 @@ from tickets.models import (
     Message,
     OutboxEntry,
     Queue,
+    QueueMember,
     Ticket,
     TicketTag,
     User,
@@ -43,6 +59,7 @@ from tickets.models import (
 )
 from tickets.staff import StaffUser, may_change, may_see
 from tickets.status import TransitionError, check_transition
+from tickets.textcheck import storable_text
 
 MAX_REPLY = 20_000
 MAX_TAGS = 50
@@ -70,12 +87,30 @@ async def load_ticket(session: AsyncSession, number: str, *, lock: bool = False)
     return ticket
 
 
+async def load_visible(
+    session: AsyncSession, staff: StaffUser, number: str, *, lock: bool = False
+) -> Ticket:
+    """The ticket when the caller may see it; ``NotFound`` alike for a missing one and one
+    outside the caller's queues."""
+    ticket = await load_ticket(session, number, lock=lock)
+    if not may_see(staff, ticket):
+        raise NotFound(f"no ticket {number}")
+    return ticket
+
+
 def _clean_text(text: object, limit: int) -> str:
     if not isinstance(text, str) or not text.strip():
         raise Invalid("text must be a non-empty string")
     if len(text) > limit:
         raise Invalid(f"text is longer than {limit} characters")
-    return text
+    return storable_text(text)
+
+
+def _read_only(ticket: Ticket) -> None:
+    if ticket.status == TicketStatus.CLOSED:
+        raise Conflict(
+            f"{ticket.number} is closed and read-only (notes only); open a follow-up ticket"
+        )
 
 
 async def reply(
@@ -87,14 +122,16 @@ async def reply(
     *,
     channel: Channel | None = None,
     html: str | None = None,
+    reachable: Callable[[Channel], bool] | None = None,
 ) -> Written:
-    ticket = await load_ticket(session, number, lock=True)
-    if not may_see(staff, ticket):
-        raise Forbidden(f"you may not answer {number}")
+    """``reachable`` tells whether this server can send on a channel at all; a reply on
+    one it cannot is refused now instead of failing later in the outbox."""
+    ticket = await load_visible(session, staff, number, lock=True)
     body = _clean_text(text, MAX_REPLY)
-    if ticket.status == TicketStatus.CLOSED:
-        raise Invalid(f"{number} is closed; open a follow-up ticket instead")
+    _read_only(ticket)
     via = channel or Channel(ticket.channel)
+    if reachable is not None and not reachable(via):
+        raise Invalid(f"the {via.value} channel is not configured on this server")
     recipient = (
         await session.execute(
             select(CustomerIdentity.address)
@@ -166,9 +203,7 @@ async def reply(
 async def add_note(
     session: AsyncSession, staff: StaffUser, number: str, text: str, now: datetime
 ) -> Written:
-    ticket = await load_ticket(session, number)
-    if not may_see(staff, ticket):
-        raise Forbidden(f"you may not see {number}")
+    ticket = await load_visible(session, staff, number)
     body = _clean_text(text, MAX_REPLY)
     message_id = (
         await session.execute(
@@ -215,11 +250,11 @@ async def update_ticket(
     *,
     reason: str = "manual",
 ) -> Written:
-    ticket = await load_ticket(session, number, lock=True)
-    if not may_see(staff, ticket):
-        raise Forbidden(f"you may not see {number}")
+    ticket = await load_visible(session, staff, number, lock=True)
     if not may_change(staff, ticket):
         raise Forbidden(f"you are not a member of the queue of {number}")
+    if changes != TicketChanges():
+        _read_only(ticket)
     events: list[Event] = []
     values: dict[str, object] = {}
     done: dict[str, object] = {}
@@ -247,21 +282,22 @@ async def update_ticket(
             raise Invalid(f"unknown priority {changes.priority!r}") from err
         done["priority"] = changes.priority
 
+    queue_id = ticket.queue_id
     if changes.queue is not None:
-        queue_id = (
+        found = (
             await session.execute(select(Queue.id).where(Queue.name == changes.queue))
         ).scalar()
-        if queue_id is None:
+        if found is None:
             raise Invalid(f"no queue {changes.queue!r}")
-        if queue_id != ticket.queue_id:
-            if not staff.sees_everything and queue_id not in staff.queue_ids:
-                raise Forbidden(f"you are not a member of queue {changes.queue}")
-            values["queue_id"] = queue_id
+        if found != ticket.queue_id:
+            if not staff.sees_everything:
+                raise Forbidden("only supervisors and admins move tickets to another queue")
+            queue_id = values["queue_id"] = found
             done["queue"] = changes.queue
 
+    assignee_id, email = ticket.assignee_id, None
     if changes.assignee is not None:
-        assignee_id: int | None = None
-        email: str | None = None
+        wanted_id: int | None = None
         if changes.assignee:
             row = (
                 await session.execute(
@@ -272,11 +308,19 @@ async def update_ticket(
             ).first()
             if row is None:
                 raise Invalid(f"no active user {changes.assignee!r}")
-            assignee_id, email = row.id, row.email
-        if assignee_id != ticket.assignee_id:
+            wanted_id, email = row.id, row.email
+        if wanted_id != ticket.assignee_id:
+            own = wanted_id == staff.id or (wanted_id is None and ticket.assignee_id == staff.id)
+            if not staff.sees_everything and not own:
+                raise Forbidden("agents assign tickets only to themselves")
+            assignee_id = wanted_id
             values["assignee_id"] = assignee_id
             done["assignee"] = email
             events.append(TicketAssigned(ticket.id, ticket.number, assignee_id, email, reason))
+
+    moved_or_assigned = "assignee_id" in values or "queue_id" in values
+    if assignee_id is not None and queue_id is not None and moved_or_assigned:
+        await _check_member(session, assignee_id, queue_id)
 
     if changes.tags is not None:
         tags = sorted({_clean_tag(t) for t in changes.tags})
@@ -300,10 +344,26 @@ async def update_ticket(
     return Written(ticket.id, None, tuple(events))
 
 
+async def _check_member(session: AsyncSession, user_id: int, queue_id: int) -> None:
+    member = (
+        await session.execute(
+            select(QueueMember.user_id).where(
+                QueueMember.user_id == user_id, QueueMember.queue_id == queue_id
+            )
+        )
+    ).scalar()
+    if member is None:
+        email = (await session.execute(select(User.email).where(User.id == user_id))).scalar()
+        queue = (await session.execute(select(Queue.name).where(Queue.id == queue_id))).scalar()
+        raise Invalid(
+            f"{email} is not a member of queue {queue}; assign a member or unassign the ticket"
+        )
+
+
 def _clean_tag(tag: object) -> str:
     if not isinstance(tag, str) or not tag.strip() or len(tag) > 100:
         raise Invalid("a tag is a non-empty string of at most 100 characters")
-    return tag.strip().lower()
+    return storable_text(tag, "a tag").strip().lower()
 
 
 async def merge_customers(
@@ -326,6 +386,8 @@ async def merge_customers(
     )
     if len(rows) != 2:
         raise NotFound("no such customer")
+    if any(c.merged_into_id is not None for c in rows):
+        raise Conflict("a customer that was merged away cannot take part in another merge")
     await session.execute(
         update(CustomerIdentity)
         .where(CustomerIdentity.customer_id == merge_id)

@@ -1,5 +1,8 @@
 """Read side: tickets, messages and customers as JSON-safe dicts (the shapes DESIGN.md
-fixes for the REST API), loaded with explicit queries and filtered by visibility."""
+fixes for the REST API), loaded with explicit queries and filtered by visibility.
+
+What the caller may not see answers ``NotFound``, exactly like what does not exist: a
+ticket outside an agent's queues, and a customer none of whose tickets they may see."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from typing import Any
 from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tickets.errors import Forbidden, Invalid, NotFound
+from tickets.errors import Invalid, NotFound
 from tickets.identity import identity_channel
 from tickets.models import (
     Attachment,
@@ -182,10 +185,8 @@ async def list_tickets(
 async def ticket_detail(session: AsyncSession, staff: StaffUser, number: str) -> dict[str, Any]:
     ticket_id = parse_number(number)
     ticket = await session.get(Ticket, ticket_id) if ticket_id else None
-    if ticket is None:
+    if ticket is None or not may_see(staff, ticket):
         raise NotFound(f"no ticket {number}")
-    if not may_see(staff, ticket):
-        raise Forbidden(f"you may not see {number}")
     (data,) = await ticket_dicts(session, [ticket])
     data["messages"] = await messages_of(session, ticket.id)
     return data
@@ -226,7 +227,7 @@ async def customer_detail(
         .all()
     )
     if not tickets and not staff.sees_everything:
-        raise Forbidden("you may not see this customer")
+        raise NotFound(f"no customer {customer_id}")
     data = customers[customer_id]
     data["tickets"] = [
         {k: d[k] for k in ("number", "subject", "status", "priority", "channel", "created_at")}

@@ -6,12 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent_ui.api import ROUTES
 from tests.apphelpers import Api, start_api
+from tests.channels.chat import next_frame
 from tests.conftest import Stack
-from tests.helpers import eventually, inbound
+from tests.helpers import inbound
 from tickets.contracts import Channel
+from tickets.models import OutboxEntry
 
 
 @pytest.fixture
@@ -50,20 +54,38 @@ async def test_agents_only_see_their_queues(api: Api) -> None:
     order = await api.runtime.desk.ingest(inbound("+8613800138002", "我的订单 SO-2291 到哪了"))
     agent3 = await api.get("/api/v1/tickets", who="agent3@example.com")
     assert [t["number"] for t in agent3["tickets"]] == [order.number]
-    await api.get(f"/api/v1/tickets/{repair.number}", who="agent3@example.com", status=403)
     everything = await api.get("/api/v1/tickets?limit=1")
     assert len(everything["tickets"]) == 1 and everything["next_cursor"] == order.number
     rest = await api.get(f"/api/v1/tickets?limit=1&cursor={everything['next_cursor']}")
     assert [t["number"] for t in rest["tickets"]] == [repair.number] and rest["next_cursor"] is None
 
 
-async def test_patch_needs_queue_membership(api: Api) -> None:
+async def test_a_ticket_outside_your_queues_is_404_everywhere(api: Api) -> None:
+    repair = await api.runtime.desk.ingest(inbound("+8613800138001", "洗衣机漏水"))
+    path = f"/api/v1/tickets/{repair.number}"
+    missing = "/api/v1/tickets/SB-999999"
+    who = "agent3@example.com"
+    for base in (path, missing):
+        hidden = await api.get(base, who=who, status=404)
+        assert hidden["error"]["code"] == "not_found"
+        await api.send("PATCH", base, {"priority": "high"}, who=who, status=404)
+        await api.send("POST", f"{base}/replies", {"text": "hi"}, who=who, status=404)
+        await api.send("POST", f"{base}/notes", {"text": "hi"}, who=who, status=404)
+        await api.send("POST", f"{base}/typing", {}, who=who, status=404)
+    customer = (await api.get(path))["customer"]["id"]
+    await api.get(f"/api/v1/customers/{customer}", who=who, status=404)
+    await api.get(f"/api/v1/customers/{customer}", who="agent1@example.com")
+    detail = await api.get(path)
+    assert detail["priority"] == "normal" and len(detail["messages"]) == 1
+
+
+async def test_agents_assign_only_to_themselves(api: Api) -> None:
     repair = await api.runtime.desk.ingest(inbound("+8613800138003", "空调漏水"))
     path = f"/api/v1/tickets/{repair.number}"
-    denied = await api.send(
-        "PATCH", path, {"priority": "high"}, who="agent3@example.com", status=403
+    other = await api.send(
+        "PATCH", path, {"assignee": "agent2@example.com"}, who="agent1@example.com", status=403
     )
-    assert denied["error"]["code"] == "forbidden"
+    assert other["error"]["code"] == "forbidden"
     updated = await api.send(
         "PATCH",
         path,
@@ -77,8 +99,51 @@ async def test_patch_needs_queue_membership(api: Api) -> None:
     )
     assert updated["priority"] == "high" and updated["status"] == "open"
     assert updated["tags"] == ["warranty", "空调"] and updated["assignee"] == "agent1@example.com"
-    moved = await api.send("PATCH", path, {"queue": "Orders", "assignee": None})
-    assert moved["queue"] == "Orders" and moved["assignee"] is None
+    await api.send("PATCH", path, {"assignee": None}, who="agent2@example.com", status=403)
+    await api.send("PATCH", path, {"assignee": "agent2@example.com"}, who="agent2@example.com")
+    await api.send("PATCH", path, {"assignee": None}, who="agent2@example.com")
+    assert (await api.get(path))["assignee"] is None
+
+
+async def test_moving_queues_is_for_supervisors_and_the_assignee_must_be_a_member(
+    api: Api,
+) -> None:
+    repair = await api.runtime.desk.ingest(inbound("+8613800138006", "空调漏水"))
+    path = f"/api/v1/tickets/{repair.number}"
+    await api.send("PATCH", path, {"queue": "Orders"}, who="agent2@example.com", status=403)
+    assert (await api.get(path))["queue"] == "Repairs"
+    outsider = await api.send("PATCH", path, {"assignee": "agent3@example.com"}, status=400)
+    assert "not a member" in outsider["error"]["message"]
+    await api.send("PATCH", path, {"assignee": "agent1@example.com"})
+    stranded = await api.send("PATCH", path, {"queue": "Orders"}, status=400)
+    assert "agent1@example.com" in stranded["error"]["message"]
+    moved = await api.send("PATCH", path, {"queue": "Orders", "assignee": "agent3@example.com"})
+    assert moved["queue"] == "Orders" and moved["assignee"] == "agent3@example.com"
+    moved = await api.send("PATCH", path, {"queue": "Repairs", "assignee": None})
+    assert moved["queue"] == "Repairs" and moved["assignee"] is None
+
+
+async def test_a_closed_ticket_is_read_only_apart_from_notes(api: Api) -> None:
+    t = await api.runtime.desk.ingest(
+        inbound("v_closed", "你好", channel=Channel.WEBCHAT, display_name="访客")
+    )
+    path = f"/api/v1/tickets/{t.number}"
+    await api.send("PATCH", path, {"status": "closed"})
+    for change in (
+        {"priority": "high"},
+        {"tags": ["x"]},
+        {"assignee": "agent1@example.com"},
+        {"queue": "Orders"},
+        {"status": "open"},
+    ):
+        refused = await api.send("PATCH", path, change, status=409)
+        assert "closed" in refused["error"]["message"]
+    refused = await api.send("POST", f"{path}/replies", {"text": "还在吗"}, status=409)
+    assert refused["error"]["code"] == "conflict"
+    await api.send("POST", f"{path}/notes", {"text": "客户已满意"}, status=201)
+    detail = await api.get(path)
+    assert [m["direction"] for m in detail["messages"]] == ["in", "note"]
+    assert detail["priority"] == "normal" and detail["tags"] == [] and detail["queue"] == "Repairs"
 
 
 async def test_bad_input_is_400_with_a_reason(api: Api) -> None:
@@ -94,36 +159,71 @@ async def test_bad_input_is_400_with_a_reason(api: Api) -> None:
     assert "colour" in bad["error"]["message"]
     bad = await api.send("PATCH", path, {"status": "flying"}, status=400)
     assert "flying" in bad["error"]["message"]
-    await api.send("PATCH", path, {"status": "closed"})
-    bad = await api.send("PATCH", path, {"status": "open"}, status=400)
-    assert "closed" in bad["error"]["message"]
     bad = await api.send("POST", f"{path}/replies", {"text": ""}, status=400)
     assert bad["error"]["code"] == "invalid"
     await api.get("/api/v1/tickets/SB-999999", status=404)
     await api.get("/api/v1/tickets?limit=abc", status=400)
 
 
-async def test_note_is_never_sent_and_reply_is_dead_lettered_without_a_channel(api: Api) -> None:
+async def test_a_reply_on_a_channel_without_a_sender_is_400_and_writes_nothing(
+    api: Api,
+) -> None:
     t = await api.runtime.desk.ingest(inbound("+8613800138005", "热水器不出热水"))
     base = f"/api/v1/tickets/{t.number}"
+    refused = await api.send(
+        "POST", f"{base}/replies", {"text": "师傅明天上门"}, who="agent1@example.com", status=400
+    )
+    assert "sms channel is not configured" in refused["error"]["message"]
+    chat = await api.runtime.desk.ingest(inbound("v_nomail", "你好", channel=Channel.WEBCHAT))
+    unreachable = await api.send(
+        "POST",
+        f"/api/v1/tickets/{chat.number}/replies",
+        {"text": "hi", "channel": "webchat"},
+        status=201,
+    )
+    assert unreachable["delivery_status"] == "queued"
+    no_address = await api.send(
+        "POST",
+        f"/api/v1/tickets/{t.number}/replies",
+        {"text": "hi", "channel": "webchat"},
+        status=400,
+    )
+    assert "no webchat address" in no_address["error"]["message"]
+    detail = await api.get(base)
+    assert [m["direction"] for m in detail["messages"]] == ["in"] and detail["status"] == "new"
+    assert await outbox_rows(api) == 1
+
+
+async def outbox_rows(api: Api) -> int:
+    async def read(session: AsyncSession) -> int:
+        return int(await session.scalar(select(func.count()).select_from(OutboxEntry)) or 0)
+
+    return await api.runtime.desk.read(read)
+
+
+async def test_a_note_is_never_queued_nor_sent(api: Api) -> None:
+    ws = await api.client.ws_connect("/chat/ws")
+    await ws.send_json({"type": "message", "text": "我家空调不制冷了", "client_id": "c1"})
+    number = (await next_frame(ws, "ack"))["ticket"]
+    await next_frame(ws, "message")
+    base = f"/api/v1/tickets/{number}"
     note = await api.send(
         "POST", f"{base}/notes", {"text": "客户是VIP"}, who="agent1@example.com", status=201
     )
     assert note["direction"] == "note" and note["delivery_status"] is None
+    assert await outbox_rows(api) == 0
     reply = await api.send(
         "POST", f"{base}/replies", {"text": "师傅明天上门"}, who="agent1@example.com", status=201
     )
-    assert reply["direction"] == "out" and reply["delivery_status"] == "queued"
-
-    async def failed() -> Any:
-        detail = await api.get(base)
-        out = [m for m in detail["messages"] if m["direction"] == "out"]
-        return out if out and out[0]["delivery_status"] == "failed" else None
-
-    out = await eventually(failed)
-    assert "not configured" in out[0]["delivery_error"]
-    detail = await api.get(base)
-    assert detail["status"] == "open" and detail["first_response_at"] is not None
+    # Frames arrive in order: the first outbound frame after the note is the reply.
+    pushed = await next_frame(ws, "message")
+    assert pushed["id"] == reply["id"] and pushed["text"] == "师傅明天上门"
+    assert await outbox_rows(api) == 1
+    await ws.close()
+    again = await api.client.ws_connect("/chat/ws")
+    history = [await next_frame(again, "message") for _ in range(2)]
+    assert [m["text"] for m in history] == ["我家空调不制冷了", "师傅明天上门"]
+    await again.close()
 
 
 async def test_customer_view(api: Api) -> None:
@@ -134,6 +234,34 @@ async def test_customer_view(api: Api) -> None:
     customer = await api.get(f"/api/v1/customers/{detail['customer']['id']}")
     assert customer["name"] == "李明" and customer["tickets"][0]["number"] == t.number
     await api.get("/api/v1/customers/424242", status=404)
+
+
+async def test_supervisors_merge_customers(api: Api) -> None:
+    chat = await api.runtime.desk.ingest(
+        inbound("v_merge", "你好", channel=Channel.WEBCHAT, display_name="李明")
+    )
+    sms = await api.runtime.desk.ingest(inbound("+8613800138009", "空调坏了"))
+    keep = (await api.get(f"/api/v1/tickets/{chat.number}"))["customer"]["id"]
+    gone = (await api.get(f"/api/v1/tickets/{sms.number}"))["customer"]["id"]
+    path = f"/api/v1/customers/{keep}/merge"
+    denied = await api.send("POST", path, {"merge": gone}, who="agent1@example.com", status=403)
+    assert denied["error"]["code"] == "forbidden"
+    await api.send("POST", path, {"merge": keep}, status=400)
+    await api.send("POST", path, {"merge": 424242}, status=404)
+    await api.send("POST", "/api/v1/customers/424242/merge", {"merge": gone}, status=404)
+    for bad in ({"merge": "1"}, {"merge": True}, {"merge": 10**30}, {}, {"merge": 1, "x": 1}):
+        await api.send("POST", path, bad, status=400)
+    merged = await api.send("POST", path, {"merge": gone})
+    assert merged["id"] == keep
+    assert {(i["channel"], i["address"]) for i in merged["identities"]} == {
+        ("webchat", "v_merge"),
+        ("phone", "+8613800138009"),
+    }
+    assert {t["number"] for t in merged["tickets"]} == {chat.number, sms.number}
+    assert (await api.get(f"/api/v1/tickets/{sms.number}"))["customer"]["id"] == keep
+    again = await api.send("POST", path, {"merge": gone}, status=409)
+    assert again["error"]["code"] == "conflict"
+    await api.send("POST", f"/api/v1/customers/{gone}/merge", {"merge": keep}, status=409)
 
 
 async def test_openapi_document_matches_the_router(api: Api) -> None:
@@ -154,3 +282,6 @@ async def test_openapi_document_matches_the_router(api: Api) -> None:
     assert documented == served == {(r.method, r.path) for r in ROUTES}
     reply_op = doc["paths"]["/api/v1/tickets/{number}/replies"]["post"]
     assert "201" in reply_op["responses"] and reply_op["security"] == [{"bearer": []}]
+    merge_op = doc["paths"]["/api/v1/customers/{id}/merge"]["post"]
+    body = merge_op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert doc["components"]["schemas"][body.rsplit("/", 1)[1]]["required"] == ["merge"]

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from switchboard import db
 from tests.conftest import truncate_all
-from tests.helpers import T0, Clock, RecordingPublisher, email, inbound
+from tests.helpers import Clock, RecordingPublisher, email, inbound
 from tickets.contracts import Channel, TicketStatus
 from tickets.desk import Desk
 from tickets.events import MessageReceived, TicketCreated, TicketStatusChanged
@@ -127,8 +127,11 @@ async def test_three_spellings_of_a_phone_number_are_one_identity(desk: Desk) ->
 async def test_channels_keep_their_own_tickets(desk: Desk) -> None:
     sms = await desk.ingest(inbound("+8613800138004", channel=Channel.SMS))
     voice = await desk.ingest(inbound("+8613800138004", channel=Channel.VOICE))
-    assert sms.customer_id != voice.customer_id or sms.ticket_id != voice.ticket_id
-    assert sms.ticket_id != voice.ticket_id
+    sms_again = await desk.ingest(inbound("+8613800138004", "还有", channel=Channel.SMS))
+    assert voice.new_ticket and sms.ticket_id != voice.ticket_id
+    assert sms_again.ticket_id == sms.ticket_id and not sms_again.new_ticket
+    assert (await ticket(desk, sms.ticket_id)).channel == "sms"
+    assert (await ticket(desk, voice.ticket_id)).channel == "voice"
 
 
 async def test_email_is_lowercased_and_threads_by_in_reply_to(desk: Desk) -> None:
@@ -208,4 +211,26 @@ async def test_a_claimed_email_is_an_unverified_identity_that_email_ignores(desk
     )
     assert len({taken.customer_id, chat.customer_id, other.customer_id, free.customer_id}) == 4
     assert again.customer_id == taken.customer_id
-    assert T0.tzinfo is not None
+
+
+async def test_customer_html_is_stored_sanitized(desk: Desk) -> None:
+    hostile = (
+        '<p onclick="steal()">空调<b>坏了</b></p><script>alert(1)</script>'
+        '<img src="x.png" onerror="alert(1)"><a href="javascript:alert(1)">看这里</a>'
+    )
+    result = await desk.ingest(
+        inbound("html@example.com", "空调坏了", channel=Channel.EMAIL, subject="空调", html=hostile)
+    )
+    stored = await desk.read(
+        lambda s: s.scalar(select(Message.html).where(Message.id == result.message_id))
+    )
+    assert stored == (
+        '<p>空调<b>坏了</b></p><img src="x.png"><a rel="noopener noreferrer">看这里</a>'
+    )
+    plain = await desk.ingest(inbound("+8613800138010", "no html"))
+    assert (
+        await desk.read(
+            lambda s: s.scalar(select(Message.html).where(Message.id == plain.message_id))
+        )
+        is None
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,17 +15,20 @@ from alembic import command
 from sqlalchemy import DateTime, bindparam, text
 from sqlalchemy.engine import Connection, make_url
 
+from channels import SendResult
 from switchboard import db
 from tests.apphelpers import start_api
 from tests.conftest import Stack, require_postgres
 from tests.helpers import T0, inbound
-from tickets import Channel
+from tickets import Channel, OutboundMessage
 
 
 async def test_a_text_and_a_call_from_one_number_are_one_customer(
     aiohttp_client: Any, stack: Stack, redis_prefix: str
 ) -> None:
     api = await start_api(aiohttp_client, stack, redis_prefix)
+    for phone in (Channel.SMS, Channel.VOICE):  # the phone channels, as if configured
+        api.runtime.senders.register(Accepting(phone))
     desk = api.runtime.desk
     texted = await desk.ingest(inbound("+86 138-0013-8000", "空调坏了", channel=Channel.SMS))
     called = await desk.ingest(inbound("13800138000", "来电", channel=Channel.VOICE))
@@ -45,6 +49,14 @@ async def test_a_text_and_a_call_from_one_number_are_one_customer(
 
     again = await desk.ingest(inbound("+8613800138000", "还是不行", channel=Channel.SMS))
     assert again.ticket_id == texted.ticket_id and not again.new_ticket
+
+
+@dataclass
+class Accepting:
+    channel: Channel
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        return SendResult(external_id=f"fake-{message.message_id}")
 
 
 AT = bindparam("now", type_=DateTime(timezone=True))

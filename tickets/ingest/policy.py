@@ -19,7 +19,8 @@ Decisions where the design is silent:
   ticket and stores the message only while the ticket is not closed (one conditional
   statement), and a ticket closed in between gets its follow-up. Chat, SMS and the other
   identity-threaded channels link the follow-up only in that race (their lookup sees open
-  tickets only, and a second query on every new ticket is not worth it).
+  tickets only, and a second query on every new ticket is not worth it);
+- the ``html`` of a message is sanitized here, once, before either store writes it.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from tickets.contracts import (
 )
 from tickets.events import Event, MessageReceived, TicketCreated, TicketStatusChanged
 from tickets.identity import InvalidAddress, normalize_address, normalize_email
+from tickets.ingest.sanitize import sanitize_html
 from tickets.ingest.sql import SqlIngestStore
 from tickets.ingest.store import IngestRace, IngestStore, TicketRef
 from tickets.language import detect_language
@@ -118,7 +120,7 @@ async def ingest_with(
         "external_id": msg.external_id,
         "author_name": (msg.display_name or address)[:200],
         "text": msg.text[:MAX_TEXT],
-        "html": msg.html,
+        "html": sanitize_html(msg.html),
         "email_message_id": msg.thread.message_id,
         "delivery_status": DeliveryStatus.RECEIVED.value,
         "created_at": msg.received_at,
