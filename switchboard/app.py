@@ -109,7 +109,13 @@ async def build_runtime(
         bus = make_bus(redis, redis_prefix)
         rules = QueueRules()
         desk = Desk(sessions, bus, clock, choose_queue=rules)
-        routing = RoutingEngine(make_routing_store(redis, redis_prefix), desk, rules=rules)
+        routing = RoutingEngine(
+            make_routing_store(redis, redis_prefix),
+            desk,
+            rules=rules,
+            refusal_cooldown_s=settings.routing_refusal_cooldown_s,
+            reconcile_s=settings.routing_reconcile_s,
+        )
         sla = SlaClocks(desk)
         metrics = Metrics()
         webchat = Webchat(
@@ -131,18 +137,25 @@ async def build_runtime(
     bus.subscribe(webchat.on_event)
     bus.subscribe(metrics.on_event)
     bus.subscribe(dispatcher.on_event)
-    bus.consume("routing", routing.on_event)
-    bus.consume("sla", sla.on_event)
-    bus.consume("routing-audit", RoutingAudit(desk).on_event)
+    bus.subscribe(routing.events.on_config)
     return Runtime(
         settings, engine, bus, desk, metrics, senders, webchat, dispatcher, routing, sla, redis
     )
 
 
-async def start_runtime(runtime: Runtime, *, workers: bool) -> None:
+async def start_runtime(runtime: Runtime, *, workers: bool, timers: bool | None = None) -> None:
+    """``workers``: this process takes durable work from the bus (consumer groups) and
+    runs the timers; without it (``serve --no-workers``) it runs neither, and only
+    answers HTTP and listens to broadcasts. ``timers`` alone turns the timers off
+    (tests that drive the clock by hand)."""
     await runtime.routing.ensure_state()
-    await runtime.bus.start()
     if workers:
+        bus, desk = runtime.bus, runtime.desk
+        bus.consume("routing", runtime.routing.on_event)
+        bus.consume("sla", runtime.sla.on_event)
+        bus.consume("routing-audit", RoutingAudit(desk).on_event)
+    await runtime.bus.start()
+    if workers if timers is None else timers:
         runtime.tasks.append(asyncio.create_task(runtime.dispatcher.run(), name="outbox"))
         runtime.tasks.append(asyncio.create_task(runtime.routing.run(), name="routing"))
         runtime.tasks.append(asyncio.create_task(runtime.sla.run(), name="sla"))
@@ -214,6 +227,7 @@ def create_app(
     clock: Callable[[], datetime] = utc_now,
     redis_prefix: str = "switchboard",
     workers: bool | None = None,
+    timers: bool | None = None,
 ) -> web.Application:
     metrics_holder: list[Metrics] = []
 
@@ -234,7 +248,9 @@ def create_app(
         app[DESK] = runtime.desk
         app[ROUTING] = runtime.routing
         metrics_holder.append(runtime.metrics)
-        await start_runtime(runtime, workers=settings.run_workers if workers is None else workers)
+        await start_runtime(
+            runtime, workers=settings.run_workers if workers is None else workers, timers=timers
+        )
         yield
         await stop_runtime(runtime)
 

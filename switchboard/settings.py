@@ -68,6 +68,8 @@ class Settings:
     outbox_base_delay_s: float = 5.0
     outbox_max_attempts: int = 8
     run_workers: bool = True
+    routing_refusal_cooldown_s: float = 600.0
+    routing_reconcile_s: float = 60.0
 
     @property
     def backend(self) -> str:
