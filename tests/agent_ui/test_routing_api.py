@@ -161,10 +161,13 @@ async def test_serve_without_workers_runs_no_consumers_or_timers(
     api = await start_api(aiohttp_client, stack, redis_prefix, run_workers=False)
     runtime = api.runtime
     assert runtime.tasks == []  # no timers
-    await runtime.desk.ingest(inbound("v_nowork", "空调不制冷", channel=Channel.WEBCHAT))
+    result = await runtime.desk.ingest(inbound("v_nowork", "空调不制冷", channel=Channel.WEBCHAT))
     if isinstance(runtime.bus, InProcessBus):
         await runtime.bus.drain()
     else:
         assert runtime.redis is not None
         assert await runtime.redis.xinfo_groups(f"{redis_prefix}:stream") == []
-    assert await runtime.routing.store.waiting_counts() == {}  # nobody took TicketCreated
+    # nobody took TicketCreated: routing queued nothing and the SLA watch started no clock
+    assert await runtime.routing.store.waiting_counts() == {}
+    ticket = await runtime.desk.read(lambda s: ticket_facts(s, result.ticket_id))
+    assert ticket is not None and ticket.sla == {}
