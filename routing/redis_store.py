@@ -81,6 +81,16 @@ return false
 """
 )
 
+WAITING = """
+local members = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+if #members == 0 then return {} end
+local keys = {}
+for i, m in ipairs(members) do
+  keys[i] = ARGV[1] .. 'item:' .. string.format('%d', tonumber(m))
+end
+return redis.call('MGET', unpack(keys))
+"""
+
 HOLD = (
     _ROOM
     + _RELEASE_BODY
@@ -118,6 +128,10 @@ FINISH = (
     + _TAKE_OFFER
     + _RELEASE_BODY
     + """
+if v and ARGV[3] ~= '' then
+  local sep = string.find(v, '|', 1, true)
+  redis.call('HSET', ARGV[2] .. 'agent:' .. string.sub(v, 1, sep - 1), 'idle', ARGV[3])
+end
 local offer = false
 local offer_id = redis.call('HGET', KEYS[4], ARGV[1])
 if offer_id then offer = take_offer(KEYS[2], KEYS[3], KEYS[4], offer_id) end
@@ -189,6 +203,7 @@ class RedisStore:
         self._hold = client.register_script(HOLD)
         self._take_offer = client.register_script(TAKE_OFFER)
         self._finish = client.register_script(FINISH)
+        self._waiting_items = client.register_script(WAITING)
         self._set_presence = client.register_script(SET_PRESENCE)
         self._enqueue = client.register_script(ENQUEUE)
         self._refresh = client.register_script(REFRESH)
@@ -305,18 +320,19 @@ class RedisStore:
         self, queue_id: int, limit: int = 1000, channel: str | None = None
     ) -> list[WorkItem]:
         if channel is not None:
-            members = [
-                _text(m)
-                for m in await self.redis.zrange(self._waiting(queue_id, channel), 0, limit - 1)
-            ]
+            # One trip: the lane's first members and their items.
+            rows: list[Any] = await self._waiting_items(
+                keys=[self._waiting(queue_id, channel)], args=[f"{self.p}:", limit]
+            )
+            return [WorkItem.from_json(r) for r in rows if r]
         else:
             scored: list[tuple[float, str]] = []
             for q, ch in await self._lanes():
                 if q == queue_id:
-                    rows: list[Any] = await self.redis.zrange(
+                    ranked: list[Any] = await self.redis.zrange(
                         self._waiting(q, ch), 0, limit - 1, withscores=True
                     )
-                    scored.extend((float(row[1]), _text(row[0])) for row in rows)
+                    scored.extend((float(row[1]), _text(row[0])) for row in ranked)
             members = [m for _, m in sorted(scored)[:limit]]
         if not members:
             return []
@@ -398,9 +414,16 @@ class RedisStore:
         raw = await self._take_offer(keys=self._offer_keys(), args=[offer_id])
         return Offer.from_json(raw) if raw else None
 
-    async def finish(self, ticket_id: int) -> tuple[tuple[int, str] | None, Offer | None]:
+    async def finish(
+        self, ticket_id: int, idle_at: float | None = None
+    ) -> tuple[tuple[int, str] | None, Offer | None]:
         keys = [f"{self.p}:holders", *self._offer_keys(), f"{self.p}:refused"]
-        held, offer = await self._finish(keys=keys, args=[ticket_id, f"{self.p}:"])
+        args: list[str | int | float] = [
+            ticket_id,
+            f"{self.p}:",
+            "" if idle_at is None else idle_at,
+        ]
+        held, offer = await self._finish(keys=keys, args=args)
         released = None
         if held:
             agent, _, channel = _text(held).partition("|")

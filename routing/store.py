@@ -57,10 +57,12 @@ class RoutingStore(Protocol):
     async def release(self, ticket_id: int) -> tuple[int, str] | None:
         """Frees the ticket's capacity; returns (agent, channel) when it was held."""
 
-    async def finish(self, ticket_id: int) -> tuple[tuple[int, str] | None, Offer | None]:
-        """The ticket leaves its agent for good (finished, moved): frees its place, takes
-        its open offer, and drops its refusals, all at once. Returns what was held and
-        the offer that was taken."""
+    async def finish(
+        self, ticket_id: int, idle_at: float | None = None
+    ) -> tuple[tuple[int, str] | None, Offer | None]:
+        """The ticket leaves its agent for good (finished, moved): frees its place (and
+        marks the agent idle since ``idle_at`` when given), takes its open offer, and
+        drops its refusals, all in one step. Returns what was held and the offer taken."""
 
     async def holder(self, ticket_id: int) -> int | None: ...
     async def held_by(self, agent_id: int) -> list[tuple[int, str]]: ...
@@ -106,6 +108,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self.infos: dict[int, AgentInfo] = {}
         self.lives: dict[int, AgentLive] = {}
+        self.room: dict[str, set[int]] = {}
         self.items: dict[int, WorkItem] = {}
         self.queues: dict[tuple[int, str], dict[int, float]] = {}
         self.lanes: dict[tuple[int, str], list[tuple[float, int]]] = {}
@@ -127,9 +130,26 @@ class MemoryStore:
         self.__init__()  # type: ignore[misc]
         self.built = built
 
+    def _refresh_room(self, agent_id: int) -> None:
+        """Keeps the per-channel index of online agents with a free place (what the
+        Redis store keeps in ``room:{channel}``), so a pass never scans every agent."""
+        info, live = self.infos.get(agent_id), self.lives.get(agent_id)
+        for channel, members in self.room.items():
+            if info is None or channel not in info.capacity:
+                members.discard(agent_id)
+        if info is None or live is None:
+            return
+        for channel, cap in info.capacity.items():
+            members = self.room.setdefault(channel, set())
+            if live.presence == "online" and live.load.get(channel, 0) < cap:
+                members.add(agent_id)
+            else:
+                members.discard(agent_id)
+
     async def put_agent(self, info: AgentInfo) -> None:
         self.infos[info.id] = info
         self.lives.setdefault(info.id, AgentLive())
+        self._refresh_room(info.id)
 
     async def agent_infos(self) -> list[AgentInfo]:
         return list(self.infos.values())
@@ -150,6 +170,7 @@ class MemoryStore:
         if presence == "online" and old != "online":
             live.idle_since = now
             live.timeouts = 0
+        self._refresh_room(agent_id)
         return old
 
     async def enqueue(self, item: WorkItem) -> bool:
@@ -178,13 +199,7 @@ class MemoryStore:
         return {key: len(items) for key, items in self.queues.items() if items}
 
     async def with_room(self, channel: str) -> set[int]:
-        return {
-            a
-            for a, live in self.lives.items()
-            if live.presence == "online"
-            and a in self.infos
-            and live.load.get(channel, 0) < self.infos[a].capacity.get(channel, 0)
-        }
+        return set(self.room.get(channel, ()))
 
     async def unqueue(self, ticket_id: int) -> WorkItem | None:
         item = self.items.pop(ticket_id, None)
@@ -213,6 +228,7 @@ class MemoryStore:
         await self.unqueue(item.ticket_id)
         live.load[item.channel] = live.load.get(item.channel, 0) + 1
         self.holders[item.ticket_id] = (agent_id, item.channel)
+        self._refresh_room(agent_id)
         return Reserve.OK
 
     async def hold(self, ticket_id: int, agent_id: int, channel: str) -> None:
@@ -221,6 +237,7 @@ class MemoryStore:
         live = self.lives.setdefault(agent_id, AgentLive())
         live.load[channel] = live.load.get(channel, 0) + 1
         self.holders[ticket_id] = (agent_id, channel)
+        self._refresh_room(agent_id)
 
     async def release(self, ticket_id: int) -> tuple[int, str] | None:
         held = self.holders.pop(ticket_id, None)
@@ -230,10 +247,15 @@ class MemoryStore:
         live = self.lives.get(agent_id)
         if live is not None:
             live.load[channel] = max(0, live.load.get(channel, 0) - 1)
+        self._refresh_room(agent_id)
         return held
 
-    async def finish(self, ticket_id: int) -> tuple[tuple[int, str] | None, Offer | None]:
+    async def finish(
+        self, ticket_id: int, idle_at: float | None = None
+    ) -> tuple[tuple[int, str] | None, Offer | None]:
         held = await self.release(ticket_id)
+        if held is not None and idle_at is not None:
+            await self.mark_idle(held[0], idle_at)
         offer_id = self.offer_of.get(ticket_id)
         offer = await self.take_offer(offer_id) if offer_id else None
         await self.forget(ticket_id)

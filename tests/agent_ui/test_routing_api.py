@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from routing.engine import RoutingEngine
 from switchboard.bus import InProcessBus
 from tests.apphelpers import Api, start_api
 from tests.conftest import Stack
@@ -22,6 +23,7 @@ from tickets import (
     ensure_queue,
     set_queue_members,
     ticket_facts,
+    user_id_by_email,
 )
 
 
@@ -171,3 +173,29 @@ async def test_serve_without_workers_runs_no_consumers_or_timers(
     assert await runtime.routing.store.waiting_counts() == {}
     ticket = await runtime.desk.read(lambda s: ticket_facts(s, result.ticket_id))
     assert ticket is not None and ticket.sla == {}
+
+
+async def test_every_process_re_reads_the_configuration_when_it_changes(
+    aiohttp_client: Any, stack: Stack, redis_prefix: str
+) -> None:
+    if stack.redis_url is None:
+        pytest.skip("two processes share state only through Redis and PostgreSQL")
+    serve = await start_api(aiohttp_client, stack, redis_prefix, run_workers=False)
+    worker = await start_api(aiohttp_client, stack, redis_prefix, seed=False)
+    emails = ["agent1@example.com", "agent2@example.com", "supervisor@example.com"]
+
+    async def join(session: AsyncSession, now: datetime) -> tuple[tuple[int, int], list[Event]]:
+        # `switchboard user add agent3@example.com --queue Repairs` in effect
+        repairs = await ensure_queue(session, "Repairs")
+        ids = [await user_id_by_email(session, e) for e in [*emails, "agent3@example.com"]]
+        await set_queue_members(session, repairs, ids)
+        return (repairs, ids[-1]), [StaffChanged(user_id=ids[-1], queue_id=repairs, what="member")]
+
+    repairs, agent3 = await serve.runtime.desk.write(join)
+    for process in (serve, worker):
+        engine = process.runtime.routing
+
+        async def joined(engine: RoutingEngine = engine) -> bool:
+            return repairs in engine.agents[agent3].queues
+
+        assert await eventually(joined)
