@@ -84,7 +84,7 @@ async def post_reject(request: web.Request) -> web.Response:
 async def get_queues(request: web.Request) -> web.Response:
     _supervisor(staff_of(request))
     engine = request.app[ROUTING]
-    live, depth, oldest = await engine.snapshot()
+    live, depth, oldest, refused = await engine.snapshot()
     now = engine.now()
     out = []
     for queue in sorted(engine.queues.values(), key=lambda q: (q.position, q.name)):
@@ -98,6 +98,7 @@ async def get_queues(request: web.Request) -> web.Response:
                     1 for a in members if live.get(a.id) and live[a.id].presence == "online"
                 ),
                 "agents": len(members),
+                "refused": refused.get(queue.id, 0),
             }
         )
     return web.json_response({"queues": out}, dumps=dumps)
@@ -106,7 +107,7 @@ async def get_queues(request: web.Request) -> web.Response:
 async def get_agents(request: web.Request) -> web.Response:
     _supervisor(staff_of(request))
     engine = request.app[ROUTING]
-    live, _depth, _oldest = await engine.snapshot()
+    live, _depth, _oldest, _refused = await engine.snapshot()
     names = {q.id: q.name for q in engine.queues.values()}
     out = []
     for agent in sorted(engine.agents.values(), key=lambda a: a.email):
@@ -146,7 +147,10 @@ ROUTING_ROUTES = [
         "GET",
         "/api/v1/queues",
         get_queues,
-        op("Queues: depth, oldest wait, agents online (supervisors)"),
+        op(
+            "Queues: depth, oldest wait, agents online, tickets every able agent refused"
+            " (supervisors)"
+        ),
     ),
     ApiRoute(
         "GET",

@@ -48,3 +48,14 @@ class QueueChanged(Event):
     """Waiting work of a queue changed (supervisor screens refresh their counts)."""
 
     queue_id: int
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class RoutingConfigChanged(Event):
+    """A queue's routing rules or an agent's skills or capacity changed: every process
+    re-reads its routing configuration (received by broadcast, never by a group)."""
+
+    queue_id: int | None = None
+    user_id: int | None = None
+    what: str = ""

@@ -1,20 +1,19 @@
-"""What the routing engine reads from the database: agents, queue settings, and the
-facts routing state is rebuilt from (who holds which open ticket, what is waiting)."""
+"""What the routing engine reads from the database: agents (staff who are members of a
+queue, with routing's own profile: skills, capacity, presence) and each queue's routing
+settings. Staff, queues and tickets come through the public surface of ``tickets``; only
+routing's own tables are read here directly."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from routing.models import DEFAULT_CAPACITY, OFFER_CHANNELS, AgentProfile, QueueRouting
 from routing.state import AgentInfo
-from tickets.models import Customer, Queue, QueueMember, Ticket, User
-
-OPEN_STATUSES = ("new", "open", "pending", "waiting_parts")
+from tickets import all_queues, queue_members
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,61 +34,39 @@ class QueueConfig:
     overflow_after_s: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TicketFacts:
-    id: int
-    queue_id: int | None
-    channel: str
-    priority: str
-    status: str
-    language: str | None
-    assignee_id: int | None
-    customer_id: int
-    created_at: datetime
-    sla: dict[str, object]
-
-
 async def load_agents(session: AsyncSession) -> tuple[list[AgentInfo], dict[int, str]]:
-    """Active staff who are members of at least one queue, and their stored presence."""
-    members: dict[int, set[int]] = defaultdict(set)
-    for queue_id, user_id in (
-        await session.execute(select(QueueMember.queue_id, QueueMember.user_id))
-    ).all():
-        members[user_id].add(queue_id)
-    users = (
-        await session.execute(select(User).where(User.is_active.is_(True), User.id.in_(members)))
-    ).scalars()
+    """Active staff who are members of at least one queue, and their stored presence. A
+    user without a profile gets the default capacity and no skills (a user added with no
+    options takes work at once)."""
+    members = await queue_members(session)
     profiles = {p.user_id: p for p in (await session.execute(select(AgentProfile))).scalars()}
     infos, presence = [], {}
-    for user in users:
-        profile = profiles.get(user.id)
+    for member in members:
+        profile = profiles.get(member.id)
         capacity = dict(DEFAULT_CAPACITY)
         if profile is not None:
             capacity.update({k: int(v) for k, v in profile.capacity.items()})
         infos.append(
             AgentInfo(
-                id=user.id,
-                email=user.email,
-                queues=frozenset(members[user.id]),
+                id=member.id,
+                email=member.email,
+                queues=member.queue_ids,
                 skills={k: int(v) for k, v in (profile.skills if profile else {}).items()},
-                languages=frozenset(user.languages or ()),
+                languages=frozenset(member.languages),
                 capacity=capacity,
                 keep_email_on_offline=profile.keep_email_on_offline if profile else True,
             )
         )
-        presence[user.id] = profile.presence if profile else "offline"
+        presence[member.id] = profile.presence if profile else "offline"
     return infos, presence
 
 
 async def load_queues(session: AsyncSession) -> dict[int, QueueConfig]:
-    rows = (
-        await session.execute(
-            select(Queue, QueueRouting).outerjoin(QueueRouting, QueueRouting.queue_id == Queue.id)
-        )
-    ).all()
+    """Every queue, with its routing row where it has one."""
+    rows = {r.queue_id: r for r in (await session.execute(select(QueueRouting))).scalars()}
     out = {}
-    for queue, found in rows:
-        cfg: QueueRouting | None = found
+    for queue in await all_queues(session):
+        cfg = rows.get(queue.id)
         if cfg is None:
             out[queue.id] = QueueConfig(queue.id, queue.name)
             continue
@@ -112,60 +89,10 @@ async def load_queues(session: AsyncSession) -> dict[int, QueueConfig]:
     return out
 
 
-def _facts(t: Ticket) -> TicketFacts:
-    return TicketFacts(
-        t.id,
-        t.queue_id,
-        t.channel,
-        t.priority,
-        t.status,
-        t.language,
-        t.assignee_id,
-        t.customer_id,
-        t.created_at,
-        dict(t.sla or {}),
-    )
-
-
-async def ticket_facts(session: AsyncSession, ticket_id: int) -> TicketFacts | None:
-    ticket = await session.get(Ticket, ticket_id)
-    return None if ticket is None else _facts(ticket)
-
-
-async def open_tickets(session: AsyncSession) -> list[TicketFacts]:
-    """Every open ticket in a queue or with an assignee: the source of a rebuild."""
-    rows = await session.execute(
-        select(Ticket).where(
-            Ticket.status.in_(OPEN_STATUSES),
-            (Ticket.queue_id.is_not(None)) | (Ticket.assignee_id.is_not(None)),
-        )
-    )
-    return [_facts(t) for t in rows.scalars()]
-
-
-async def previous_agent(
-    session: AsyncSession, customer_id: int, ticket_id: int, now: datetime, days: int
-) -> int | None:
-    """The agent of the customer's most recent other ticket within ``days`` (sticky)."""
-    return (
-        await session.execute(
-            select(Ticket.assignee_id)
-            .where(
-                Ticket.customer_id == customer_id,
-                Ticket.id != ticket_id,
-                Ticket.assignee_id.is_not(None),
-                Ticket.updated_at >= now - timedelta(days=days),
-            )
-            .order_by(Ticket.updated_at.desc())
-            .limit(1)
-        )
-    ).scalar()
-
-
-async def customer_tier(session: AsyncSession, customer_id: int) -> str:
-    return (
-        await session.execute(select(Customer.tier).where(Customer.id == customer_id))
-    ).scalar() or "standard"
+async def stored_presence(session: AsyncSession) -> dict[int, str]:
+    """Presence as the database has it (the record the reconcile compares with)."""
+    rows = await session.execute(select(AgentProfile.user_id, AgentProfile.presence))
+    return {user_id: presence for user_id, presence in rows.all()}
 
 
 async def save_presence(session: AsyncSession, agent_id: int, presence: str, now: datetime) -> None:

@@ -4,7 +4,9 @@ Layout (``P`` is the prefix): ``P:agent:{id}`` hash (presence, ``cap:<channel>``
 ``load:<channel>``, idle, timeouts), ``P:info:{id}`` (static JSON), ``P:agents`` set,
 ``P:room:{channel}`` set of online agents with a free place, ``P:waiting:{queue}`` sorted
 set of zero-padded ticket ids by score, ``P:item:{ticket}`` JSON, ``P:holders`` hash
-ticket -> "agent|channel", ``P:offers`` hash + ``P:offer_exp`` sorted set, ``P:excl:{ticket}``.
+ticket -> "agent|channel", ``P:offers`` hash + ``P:offer_exp`` sorted set + ``P:offer_of``
+hash ticket -> offer, ``P:excl:{ticket}`` sorted set of agents by the end of their
+cool-down (expires by itself), ``P:refused`` hash ticket -> queue.
 Check-and-change steps are Lua scripts, so engines racing for the same work or the same
 agent cannot both win. (Scripts touch keys they are not passed: single-node Redis only.)
 Nothing here is the record: ``RoutingEngine.rebuild`` refills it from the database."""
@@ -79,6 +81,16 @@ return false
 """
 )
 
+WAITING = """
+local members = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+if #members == 0 then return {} end
+local keys = {}
+for i, m in ipairs(members) do
+  keys[i] = ARGV[1] .. 'item:' .. string.format('%d', tonumber(m))
+end
+return redis.call('MGET', unpack(keys))
+"""
+
 HOLD = (
     _ROOM
     + _RELEASE_BODY
@@ -90,13 +102,44 @@ return 1
 """
 )
 
-TAKE_OFFER = """
-local v = redis.call('HGET', KEYS[1], ARGV[1])
-if not v then return false end
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-return v
+_TAKE_OFFER = """
+local function take_offer(offers, expiries, by_ticket, offer_id)
+  local v = redis.call('HGET', offers, offer_id)
+  if not v then return false end
+  redis.call('HDEL', offers, offer_id)
+  redis.call('ZREM', expiries, offer_id)
+  local ticket = string.format('%d', cjson.decode(v)['ticket_id'])
+  if redis.call('HGET', by_ticket, ticket) == offer_id then
+    redis.call('HDEL', by_ticket, ticket)
+  end
+  return v
+end
 """
+
+TAKE_OFFER = (
+    _TAKE_OFFER
+    + """
+return take_offer(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
+"""
+)
+
+FINISH = (
+    _ROOM
+    + _TAKE_OFFER
+    + _RELEASE_BODY
+    + """
+if v and ARGV[3] ~= '' then
+  local sep = string.find(v, '|', 1, true)
+  redis.call('HSET', ARGV[2] .. 'agent:' .. string.sub(v, 1, sep - 1), 'idle', ARGV[3])
+end
+local offer = false
+local offer_id = redis.call('HGET', KEYS[4], ARGV[1])
+if offer_id then offer = take_offer(KEYS[2], KEYS[3], KEYS[4], offer_id) end
+redis.call('DEL', ARGV[2] .. 'excl:' .. ARGV[1])
+redis.call('HDEL', KEYS[5], ARGV[1])
+return {v or false, offer}
+"""
+)
 
 ENQUEUE = """
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
@@ -159,6 +202,8 @@ class RedisStore:
         self._release = client.register_script(RELEASE)
         self._hold = client.register_script(HOLD)
         self._take_offer = client.register_script(TAKE_OFFER)
+        self._finish = client.register_script(FINISH)
+        self._waiting_items = client.register_script(WAITING)
         self._set_presence = client.register_script(SET_PRESENCE)
         self._enqueue = client.register_script(ENQUEUE)
         self._refresh = client.register_script(REFRESH)
@@ -199,7 +244,14 @@ class RedisStore:
 
     async def put_agent(self, info: AgentInfo) -> None:
         fields: dict[str | bytes, str | int] = {f"cap:{ch}": n for ch, n in info.capacity.items()}
+        stale = [
+            k
+            for k in map(_text, await self.redis.hkeys(self._agent(info.id)))
+            if k.startswith("cap:") and k not in fields
+        ]
         async with self.redis.pipeline(transaction=True) as pipe:
+            if stale:
+                pipe.hdel(self._agent(info.id), *stale)
             pipe.set(f"{self.p}:info:{info.id}", info.to_json())
             pipe.hset(self._agent(info.id), mapping=cast(Any, fields))
             pipe.hsetnx(self._agent(info.id), "presence", "offline")
@@ -268,18 +320,19 @@ class RedisStore:
         self, queue_id: int, limit: int = 1000, channel: str | None = None
     ) -> list[WorkItem]:
         if channel is not None:
-            members = [
-                _text(m)
-                for m in await self.redis.zrange(self._waiting(queue_id, channel), 0, limit - 1)
-            ]
+            # One trip: the lane's first members and their items.
+            rows: list[Any] = await self._waiting_items(
+                keys=[self._waiting(queue_id, channel)], args=[f"{self.p}:", limit]
+            )
+            return [WorkItem.from_json(r) for r in rows if r]
         else:
             scored: list[tuple[float, str]] = []
             for q, ch in await self._lanes():
                 if q == queue_id:
-                    rows: list[Any] = await self.redis.zrange(
+                    ranked: list[Any] = await self.redis.zrange(
                         self._waiting(q, ch), 0, limit - 1, withscores=True
                     )
-                    scored.extend((float(row[1]), _text(row[0])) for row in rows)
+                    scored.extend((float(row[1]), _text(row[0])) for row in ranked)
             members = [m for _, m in sorted(scored)[:limit]]
         if not members:
             return []
@@ -347,17 +400,35 @@ class RedisStore:
                 out.append((int(_text(ticket)), channel))
         return out
 
+    def _offer_keys(self) -> list[str]:
+        return [f"{self.p}:offers", f"{self.p}:offer_exp", f"{self.p}:offer_of"]
+
     async def add_offer(self, offer: Offer) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(f"{self.p}:offers", offer.id, offer.to_json())
             pipe.zadd(f"{self.p}:offer_exp", {offer.id: offer.expires_at})
+            pipe.hset(f"{self.p}:offer_of", str(offer.ticket_id), offer.id)
             await pipe.execute()
 
     async def take_offer(self, offer_id: str) -> Offer | None:
-        raw = await self._take_offer(
-            keys=[f"{self.p}:offers", f"{self.p}:offer_exp"], args=[offer_id]
-        )
+        raw = await self._take_offer(keys=self._offer_keys(), args=[offer_id])
         return Offer.from_json(raw) if raw else None
+
+    async def finish(
+        self, ticket_id: int, idle_at: float | None = None
+    ) -> tuple[tuple[int, str] | None, Offer | None]:
+        keys = [f"{self.p}:holders", *self._offer_keys(), f"{self.p}:refused"]
+        args: list[str | int | float] = [
+            ticket_id,
+            f"{self.p}:",
+            "" if idle_at is None else idle_at,
+        ]
+        held, offer = await self._finish(keys=keys, args=args)
+        released = None
+        if held:
+            agent, _, channel = _text(held).partition("|")
+            released = (int(agent), channel)
+        return released, Offer.from_json(offer) if offer else None
 
     async def offers_for(self, agent_id: int) -> list[Offer]:
         offers = [Offer.from_json(v) for v in await self.redis.hvals(f"{self.p}:offers")]
@@ -368,15 +439,66 @@ class RedisStore:
             _text(m) for m in await self.redis.zrangebyscore(f"{self.p}:offer_exp", "-inf", now)
         ]
 
-    async def exclude(self, ticket_id: int, agent_id: int) -> None:
+    async def all_offers(self) -> list[Offer]:
+        return [Offer.from_json(v) for v in await self.redis.hvals(f"{self.p}:offers")]
+
+    async def exclude(self, ticket_id: int, agent_id: int, now: float, cooldown_s: float) -> None:
         key = f"{self.p}:excl:{ticket_id}"
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.sadd(key, agent_id)
-            pipe.expire(key, 86400)
+            pipe.zadd(key, {str(agent_id): now + cooldown_s})
+            # Real seconds, a margin past the cool-down: the key is garbage after that.
+            pipe.expire(key, int(cooldown_s) + 60)
             await pipe.execute()
 
-    async def excluded(self, ticket_id: int) -> set[int]:
-        return {int(_text(a)) for a in await self.redis.smembers(f"{self.p}:excl:{ticket_id}")}
+    async def excluded(self, ticket_id: int, now: float) -> set[int]:
+        rows = await self.redis.zrangebyscore(f"{self.p}:excl:{ticket_id}", f"({now}", "+inf")
+        return {int(_text(a)) for a in rows}
+
+    async def new_round(self, ticket_id: int, queue_id: int) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(f"{self.p}:excl:{ticket_id}")
+            pipe.hset(f"{self.p}:refused", str(ticket_id), queue_id)
+            await pipe.execute()
+
+    async def forget(self, ticket_id: int) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(f"{self.p}:excl:{ticket_id}")
+            pipe.hdel(f"{self.p}:refused", str(ticket_id))
+            await pipe.execute()
+
+    async def refused(self) -> dict[int, int]:
+        rows = await self.redis.hgetall(f"{self.p}:refused")
+        return {int(_text(t)): int(_text(q)) for t, q in rows.items()}
+
+    async def prune_refusals(self, now: float) -> None:
+        """Keys expire a while after their last cool-down; this drops ended cool-downs
+        sooner (and works with an injected clock)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            async for key in self.redis.scan_iter(match=f"{self.p}:excl:*", count=1000):
+                pipe.zremrangebyscore(key, "-inf", now)
+            await pipe.execute()
+
+    async def held(self) -> dict[int, tuple[int, str]]:
+        out = {}
+        for ticket, value in (await self.redis.hgetall(f"{self.p}:holders")).items():
+            agent, _, channel = _text(value).partition("|")
+            out[int(_text(ticket))] = (int(agent), channel)
+        return out
+
+    async def all_waiting(self) -> list[WorkItem]:
+        members: list[Any] = []
+        for queue_id, channel in await self._lanes():
+            members.extend(await self.redis.zrange(self._waiting(queue_id, channel), 0, -1))
+        out: list[WorkItem] = []
+        for start in range(0, len(members), 1000):
+            chunk = members[start : start + 1000]
+            raw = await self.redis.mget([self._item(int(_text(m))) for m in chunk])
+            out.extend(WorkItem.from_json(r) for r in raw if r)
+        return out
+
+    async def claim(self, name: str, ttl_s: float) -> bool:
+        key = f"{self.p}:claim:{name}"
+        return bool(await self.redis.set(key, "1", nx=True, px=max(1, int(ttl_s * 1000))))
 
     async def count_timeout(self, agent_id: int) -> int:
         return int(await self.redis.hincrby(self._agent(agent_id), "timeouts", 1))

@@ -57,6 +57,13 @@ class RoutingStore(Protocol):
     async def release(self, ticket_id: int) -> tuple[int, str] | None:
         """Frees the ticket's capacity; returns (agent, channel) when it was held."""
 
+    async def finish(
+        self, ticket_id: int, idle_at: float | None = None
+    ) -> tuple[tuple[int, str] | None, Offer | None]:
+        """The ticket leaves its agent for good (finished, moved): frees its place (and
+        marks the agent idle since ``idle_at`` when given), takes its open offer, and
+        drops its refusals, all in one step. Returns what was held and the offer taken."""
+
     async def holder(self, ticket_id: int) -> int | None: ...
     async def held_by(self, agent_id: int) -> list[tuple[int, str]]: ...
     async def add_offer(self, offer: Offer) -> None: ...
@@ -64,9 +71,34 @@ class RoutingStore(Protocol):
         """Removes and returns the offer; only one caller ever gets it."""
 
     async def offers_for(self, agent_id: int) -> list[Offer]: ...
+    async def all_offers(self) -> list[Offer]: ...
     async def expired_offers(self, now: float) -> list[str]: ...
-    async def exclude(self, ticket_id: int, agent_id: int) -> None: ...
-    async def excluded(self, ticket_id: int) -> set[int]: ...
+    async def exclude(self, ticket_id: int, agent_id: int, now: float, cooldown_s: float) -> None:
+        """The agent refused or missed the ticket: keep them away from it until
+        ``now + cooldown_s`` (the entry disappears by itself afterwards)."""
+
+    async def excluded(self, ticket_id: int, now: float) -> set[int]:
+        """Agents still cooling down after refusing the ticket."""
+
+    async def new_round(self, ticket_id: int, queue_id: int) -> None:
+        """Everyone able refused: forget the refusals and count the ticket as refused."""
+
+    async def forget(self, ticket_id: int) -> None:
+        """The ticket was taken, finished or moved: drop its refusals and refused mark."""
+
+    async def refused(self) -> dict[int, int]:
+        """Tickets counted as refused (every able agent refused them), with their queue."""
+
+    async def prune_refusals(self, now: float) -> None:
+        """Drops cool-downs that have run out (the Redis store lets them expire)."""
+
+    async def held(self) -> dict[int, tuple[int, str]]:
+        """Every held ticket: (agent, channel)."""
+
+    async def all_waiting(self) -> list[WorkItem]: ...
+    async def claim(self, name: str, ttl_s: float) -> bool:
+        """True for one caller per ``ttl_s`` across every process (periodic chores)."""
+
     async def count_timeout(self, agent_id: int) -> int: ...
     async def reset_timeouts(self, agent_id: int) -> None: ...
     async def mark_idle(self, agent_id: int, now: float) -> None: ...
@@ -76,12 +108,15 @@ class MemoryStore:
     def __init__(self) -> None:
         self.infos: dict[int, AgentInfo] = {}
         self.lives: dict[int, AgentLive] = {}
+        self.room: dict[str, set[int]] = {}
         self.items: dict[int, WorkItem] = {}
         self.queues: dict[tuple[int, str], dict[int, float]] = {}
         self.lanes: dict[tuple[int, str], list[tuple[float, int]]] = {}
         self.holders: dict[int, tuple[int, str]] = {}
         self.offers: dict[str, Offer] = {}
-        self.exclusions: dict[int, set[int]] = {}
+        self.offer_of: dict[int, str] = {}
+        self.exclusions: dict[int, dict[int, float]] = {}
+        self.refusals: dict[int, int] = {}
         self.built = False
 
     async def claim_rebuild(self) -> bool:
@@ -95,9 +130,26 @@ class MemoryStore:
         self.__init__()  # type: ignore[misc]
         self.built = built
 
+    def _refresh_room(self, agent_id: int) -> None:
+        """Keeps the per-channel index of online agents with a free place (what the
+        Redis store keeps in ``room:{channel}``), so a pass never scans every agent."""
+        info, live = self.infos.get(agent_id), self.lives.get(agent_id)
+        for channel, members in self.room.items():
+            if info is None or channel not in info.capacity:
+                members.discard(agent_id)
+        if info is None or live is None:
+            return
+        for channel, cap in info.capacity.items():
+            members = self.room.setdefault(channel, set())
+            if live.presence == "online" and live.load.get(channel, 0) < cap:
+                members.add(agent_id)
+            else:
+                members.discard(agent_id)
+
     async def put_agent(self, info: AgentInfo) -> None:
         self.infos[info.id] = info
         self.lives.setdefault(info.id, AgentLive())
+        self._refresh_room(info.id)
 
     async def agent_infos(self) -> list[AgentInfo]:
         return list(self.infos.values())
@@ -118,6 +170,7 @@ class MemoryStore:
         if presence == "online" and old != "online":
             live.idle_since = now
             live.timeouts = 0
+        self._refresh_room(agent_id)
         return old
 
     async def enqueue(self, item: WorkItem) -> bool:
@@ -146,13 +199,7 @@ class MemoryStore:
         return {key: len(items) for key, items in self.queues.items() if items}
 
     async def with_room(self, channel: str) -> set[int]:
-        return {
-            a
-            for a, live in self.lives.items()
-            if live.presence == "online"
-            and a in self.infos
-            and live.load.get(channel, 0) < self.infos[a].capacity.get(channel, 0)
-        }
+        return set(self.room.get(channel, ()))
 
     async def unqueue(self, ticket_id: int) -> WorkItem | None:
         item = self.items.pop(ticket_id, None)
@@ -181,6 +228,7 @@ class MemoryStore:
         await self.unqueue(item.ticket_id)
         live.load[item.channel] = live.load.get(item.channel, 0) + 1
         self.holders[item.ticket_id] = (agent_id, item.channel)
+        self._refresh_room(agent_id)
         return Reserve.OK
 
     async def hold(self, ticket_id: int, agent_id: int, channel: str) -> None:
@@ -189,6 +237,7 @@ class MemoryStore:
         live = self.lives.setdefault(agent_id, AgentLive())
         live.load[channel] = live.load.get(channel, 0) + 1
         self.holders[ticket_id] = (agent_id, channel)
+        self._refresh_room(agent_id)
 
     async def release(self, ticket_id: int) -> tuple[int, str] | None:
         held = self.holders.pop(ticket_id, None)
@@ -198,7 +247,19 @@ class MemoryStore:
         live = self.lives.get(agent_id)
         if live is not None:
             live.load[channel] = max(0, live.load.get(channel, 0) - 1)
+        self._refresh_room(agent_id)
         return held
+
+    async def finish(
+        self, ticket_id: int, idle_at: float | None = None
+    ) -> tuple[tuple[int, str] | None, Offer | None]:
+        held = await self.release(ticket_id)
+        if held is not None and idle_at is not None:
+            await self.mark_idle(held[0], idle_at)
+        offer_id = self.offer_of.get(ticket_id)
+        offer = await self.take_offer(offer_id) if offer_id else None
+        await self.forget(ticket_id)
+        return held, offer
 
     async def holder(self, ticket_id: int) -> int | None:
         held = self.holders.get(ticket_id)
@@ -209,23 +270,61 @@ class MemoryStore:
 
     async def add_offer(self, offer: Offer) -> None:
         self.offers[offer.id] = offer
+        self.offer_of[offer.ticket_id] = offer.id
 
     async def take_offer(self, offer_id: str) -> Offer | None:
-        return self.offers.pop(offer_id, None)
+        offer = self.offers.pop(offer_id, None)
+        if offer is not None and self.offer_of.get(offer.ticket_id) == offer_id:
+            del self.offer_of[offer.ticket_id]
+        return offer
 
     async def offers_for(self, agent_id: int) -> list[Offer]:
         return sorted(
             (o for o in self.offers.values() if o.agent_id == agent_id), key=lambda o: o.expires_at
         )
 
+    async def all_offers(self) -> list[Offer]:
+        return list(self.offers.values())
+
     async def expired_offers(self, now: float) -> list[str]:
         return [o.id for o in self.offers.values() if o.expires_at <= now]
 
-    async def exclude(self, ticket_id: int, agent_id: int) -> None:
-        self.exclusions.setdefault(ticket_id, set()).add(agent_id)
+    async def exclude(self, ticket_id: int, agent_id: int, now: float, cooldown_s: float) -> None:
+        self.exclusions.setdefault(ticket_id, {})[agent_id] = now + cooldown_s
 
-    async def excluded(self, ticket_id: int) -> set[int]:
-        return set(self.exclusions.get(ticket_id, ()))
+    async def excluded(self, ticket_id: int, now: float) -> set[int]:
+        entries = self.exclusions.get(ticket_id)
+        if not entries:
+            return set()
+        for agent_id in [a for a, until in entries.items() if until <= now]:
+            del entries[agent_id]
+        if not entries:
+            del self.exclusions[ticket_id]
+        return set(entries)
+
+    async def new_round(self, ticket_id: int, queue_id: int) -> None:
+        self.exclusions.pop(ticket_id, None)
+        self.refusals[ticket_id] = queue_id
+
+    async def forget(self, ticket_id: int) -> None:
+        self.exclusions.pop(ticket_id, None)
+        self.refusals.pop(ticket_id, None)
+
+    async def refused(self) -> dict[int, int]:
+        return dict(self.refusals)
+
+    async def prune_refusals(self, now: float) -> None:
+        for ticket_id in list(self.exclusions):
+            await self.excluded(ticket_id, now)
+
+    async def held(self) -> dict[int, tuple[int, str]]:
+        return dict(self.holders)
+
+    async def all_waiting(self) -> list[WorkItem]:
+        return list(self.items.values())
+
+    async def claim(self, name: str, ttl_s: float) -> bool:
+        return True
 
     async def count_timeout(self, agent_id: int) -> int:
         live = self.lives.setdefault(agent_id, AgentLive())

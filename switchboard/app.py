@@ -156,7 +156,13 @@ async def build_runtime(
         bus = make_bus(redis, redis_prefix)
         rules = QueueRules()
         desk = Desk(sessions, bus, clock, choose_queue=rules)
-        routing = RoutingEngine(make_routing_store(redis, redis_prefix), desk, rules=rules)
+        routing = RoutingEngine(
+            make_routing_store(redis, redis_prefix),
+            desk,
+            rules=rules,
+            refusal_cooldown_s=settings.routing_refusal_cooldown_s,
+            reconcile_s=settings.routing_reconcile_s,
+        )
         sla = SlaClocks(desk)
         metrics = Metrics()
         webchat = make_webchat(
@@ -183,6 +189,7 @@ async def build_runtime(
     bus.consume("sla", sla.on_event)
     bus.consume("routing-audit", RoutingAudit(desk).on_event)
     bus.set_bury(dead_letter_store(desk))
+    bus.subscribe(routing.events.on_config)
     return Runtime(
         settings,
         engine,
@@ -215,10 +222,16 @@ def dead_letter_store(desk: Desk) -> Bury:
     return bury
 
 
-async def start_runtime(runtime: Runtime, *, workers: bool) -> None:
+async def start_runtime(runtime: Runtime, *, workers: bool, timers: bool | None = None) -> None:
+    """``workers``: this process takes durable work from the bus (consumer groups) and
+    runs the relay and the timers; without it (``serve --no-workers``) it runs none of
+    them, and only answers HTTP and listens to broadcasts. Every process declares the
+    consumer groups, so what it publishes reaches each group's stream even before a worker
+    has ever started. ``timers`` alone turns the timers off (tests that drive the clock by
+    hand)."""
     await runtime.routing.ensure_state()
     await runtime.bus.start(consumers=workers)
-    if workers:
+    if workers if timers is None else timers:
         runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="relay"))
         runtime.tasks.append(asyncio.create_task(runtime.dispatcher.run(), name="outbox"))
         runtime.tasks.append(asyncio.create_task(runtime.routing.run(), name="routing"))
@@ -299,6 +312,7 @@ def create_app(
     clock: Callable[[], datetime] = utc_now,
     redis_prefix: str = "switchboard",
     workers: bool | None = None,
+    timers: bool | None = None,
 ) -> web.Application:
     metrics_holder: list[Metrics] = []
 
@@ -320,7 +334,9 @@ def create_app(
         app[ROUTING] = runtime.routing
         app[SENDERS] = runtime.senders
         metrics_holder.append(runtime.metrics)
-        await start_runtime(runtime, workers=settings.run_workers if workers is None else workers)
+        await start_runtime(
+            runtime, workers=settings.run_workers if workers is None else workers, timers=timers
+        )
         yield
         await stop_runtime(runtime)
 

@@ -88,6 +88,9 @@ class Settings:
     outbox_base_delay_s: float = 5.0
     outbox_max_attempts: int = 8
     run_workers: bool = True
+    routing_refusal_cooldown_s: float = 600.0
+    routing_reconcile_s: float = 60.0
+
     # /metrics: a bearer token Prometheus sends, and/or a listener of its own (host:port);
     # see switchboard.metrics for what is served where.
     metrics_token: str | None = _secret()

@@ -9,8 +9,9 @@ relay has read them from the event outbox.
 
 Inside, the room is split by idea: ``ingest/`` (threading and identity for inbound
 messages), ``sla/`` (calendars and clocks), ``services`` (staff verbs), ``views``
-(read models), ``outbox`` (outbound delivery), ``eventlog`` (the transactional event
-outbox), ``status`` (every status set and the transition table).
+(read models), ``directory`` (read-only views for routing), ``outbox`` (outbound
+delivery), ``eventlog`` (the transactional event outbox), ``status`` (every status set
+and the transition table).
 """
 
 from tickets.audit import record as record_audit
@@ -28,6 +29,16 @@ from tickets.contracts import (
     TicketStatus,
 )
 from tickets.desk import Desk
+from tickets.directory import (
+    QueueMemberRef,
+    QueueRef,
+    TicketFacts,
+    all_queues,
+    open_ticket_facts,
+    previous_assignee,
+    queue_members,
+    ticket_facts,
+)
 from tickets.errors import Conflict, Forbidden, Invalid, NotFound, TicketError, Unavailable
 from tickets.eventlog import (
     DeadLetter,
@@ -151,6 +162,8 @@ __all__ = [
     "OutboxQueued",
     "Priority",
     "QueueChooser",
+    "QueueMemberRef",
+    "QueueRef",
     "RetryPolicy",
     "Role",
     "SlaBreached",
@@ -165,6 +178,7 @@ __all__ = [
     "TicketChanges",
     "TicketCreated",
     "TicketError",
+    "TicketFacts",
     "TicketStatus",
     "TicketStatusChanged",
     "TicketUpdated",
@@ -173,6 +187,7 @@ __all__ = [
     "Written",
     "add_note",
     "add_queue_member",
+    "all_queues",
     "assign",
     "authenticate_token",
     "bury_event",
@@ -205,10 +220,13 @@ __all__ = [
     "normalize_email",
     "normalize_phone",
     "open_conversation",
+    "open_ticket_facts",
     "parse_id",
     "parse_number",
     "pending_events",
+    "previous_assignee",
     "prune_events",
+    "queue_members",
     "record_audit",
     "record_delivery",
     "record_events",
@@ -221,6 +239,7 @@ __all__ = [
     "staff_for_token",
     "storable_text",
     "ticket_detail",
+    "ticket_facts",
     "update_ticket",
     "user_id_by_email",
 ]

@@ -103,12 +103,43 @@ async def test_timeouts_exclusions_presence(store: RoutingStore) -> None:
     assert await store.count_timeout(1) == 2
     await store.reset_timeouts(1)
     assert (await store.live([1]))[1].timeouts == 0
-    await store.exclude(9, 1)
-    await store.exclude(9, 2)
-    assert await store.excluded(9) == {1, 2}
+    await store.exclude(9, 1, 100.0, 600)
+    await store.exclude(9, 2, 400.0, 600)
+    assert await store.excluded(9, 500.0) == {1, 2}
+    assert await store.excluded(9, 700.0) == {2}  # 1's cool-down ran out
+    await store.prune_refusals(1100.0)
+    assert await store.excluded(9, 0.0) == set()  # pruned: nothing is kept for good
     await store.set_presence(1, "online", 42.0)
     assert (await store.live([1]))[1].idle_since == 42.0
     assert await store.set_presence(1, "away", 43.0) == "online"
     assert [a.id for a in await store.agent_infos()] == [1]
     await store.clear()
     assert await store.agent_infos() == [] and await store.waiting_counts() == {}
+
+
+async def test_a_new_round_forgets_refusals_and_counts_the_ticket(store: RoutingStore) -> None:
+    await store.exclude(5, 1, 0.0, 600)
+    await store.new_round(5, 3)
+    assert await store.excluded(5, 1.0) == set()
+    assert await store.refused() == {5: 3}
+    await store.forget(5)
+    assert await store.refused() == {}
+
+
+async def test_finish_frees_the_place_and_takes_the_offer(store: RoutingStore) -> None:
+    await store.put_agent(agent(1))
+    await store.set_presence(1, "online", 0.0)
+    await store.enqueue(WorkItem(7, 1, "webchat", "normal", 1.0))
+    assert await store.reserve(WorkItem(7, 1, "webchat", "normal", 1.0), 1) == Reserve.OK
+    offer = Offer("o7", 7, 1, "webchat", 1, 99.0, "least-occupied")
+    await store.add_offer(offer)
+    await store.exclude(7, 2, 0.0, 600)
+    await store.new_round(7, 1)
+    held, taken = await store.finish(7)
+    assert held == (1, "webchat") and taken == offer
+    assert await store.offers_for(1) == [] and await store.refused() == {}
+    assert (await store.live([1]))[1].load.get("webchat", 0) == 0
+    assert await store.finish(7) == (None, None)
+    await store.add_offer(Offer("o8", 8, 1, "webchat", 1, 99.0, "x"))
+    assert await store.take_offer("o8") is not None
+    assert await store.finish(8) == (None, None)  # a taken offer is not found by ticket

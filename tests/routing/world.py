@@ -46,6 +46,7 @@ class PumpedPublisher:
             event = self.pending.pop(0)
             if self.engine is not None:
                 await self.engine.on_event(event)
+                await self.engine.events.on_config(event)
             if self.audit is not None:
                 await self.audit.on_event(event)
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import PermanentFailure, SenderRegistry, SendResult, TemporaryFailure
+from routing.loader import QueueConfig
 from routing.rules import QueueRules
 from switchboard import db
 from switchboard.dispatcher import OutboxDispatcher
@@ -44,7 +45,10 @@ async def desk(database_url: str) -> AsyncIterator[Desk]:
     await seed_with_tokens(database_url)
     engine = db.create_engine(database_url)
     desk = Desk(
-        db.session_factory(engine), RecordingPublisher(), Clock(), choose_queue=QueueRules()
+        db.session_factory(engine),
+        RecordingPublisher(),
+        Clock(),
+        choose_queue=QueueRules([QueueConfig(1, "Repairs", is_default=True)]),
     )
     yield desk
     await desk.close()

@@ -145,7 +145,7 @@ async def test_the_demo_ticket_carries_its_sla_and_the_watch_fires_once(
 ) -> None:
     clock = Clock(sh(2026, 11, 23, 10))
     tokens = await seed_with_tokens(stack.database_url)
-    app = create_app(stack.settings(), redis_prefix=redis_prefix, clock=clock, workers=False)
+    app = create_app(stack.settings(), redis_prefix=redis_prefix, clock=clock, timers=False)
     client = await aiohttp_client(app)
     runtime = app[RUNTIME]
     result = await runtime.desk.ingest(

@@ -51,6 +51,7 @@ OPEN_TICKET = (
     "ORDER BY id DESC LIMIT 1"
 )
 QUEUE_ID = "SELECT id FROM queues WHERE name = $1"
+CUSTOMER_TIER = "SELECT tier FROM customers WHERE id = $1"
 INSERT_TICKET = (
     "INSERT INTO tickets (subject, status, priority, channel, language, queue_id, customer_id, "
     "created_at, updated_at, last_inbound_at, follow_up_of_id, sla) "
@@ -154,6 +155,9 @@ class PgIngestStore:
     async def queue_id(self, name: str) -> int | None:
         value = await self.conn.fetchval(QUEUE_ID, name)
         return None if value is None else int(value)
+
+    async def customer_tier(self, customer_id: int) -> str:
+        return str(await self.conn.fetchval(CUSTOMER_TIER, customer_id) or "standard")
 
     async def insert_ticket(self, v: dict[str, Any]) -> int:
         return int(

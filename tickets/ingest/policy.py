@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -53,9 +54,13 @@ from tickets.status import customer_message_reopens
 SUBJECT_NUMBER = re.compile(r"\[#(SB-\d+)\]", re.IGNORECASE)
 MAX_TEXT = 200_000
 
-QueueChooser = Callable[[InboundMessage], Sequence[str]]
-"""The queue names a new ticket may enter, best first; the first that exists wins (routing
-rules live outside this room)."""
+
+class QueueChooser(Protocol):
+    """The queue names a new ticket may enter, best first, given the message and the
+    customer's tier; the first that exists wins. The queue is chosen here, once (routing
+    rules live outside this room and never re-classify a ticket)."""
+
+    def __call__(self, msg: InboundMessage, tier: str) -> Sequence[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +206,8 @@ async def _open_ticket(
 ) -> int:
     queue_name: str | None = None
     queue_id: int | None = None
-    for candidate in choose_queue(msg) if choose_queue else ():
+    tier = await store.customer_tier(customer_id) if choose_queue else ""
+    for candidate in choose_queue(msg, tier) if choose_queue else ():
         queue_id = await store.queue_id(candidate)
         if queue_id is not None:
             queue_name = candidate

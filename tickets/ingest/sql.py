@@ -49,6 +49,7 @@ OPEN_TICKET = (
     .limit(1)
 )
 INSERT_MESSAGE = insert(Message).returning(Message.id)
+CUSTOMER_TIER = select(Customer.tier).where(Customer.id == bindparam("customer_id"))
 INSERT_TICKET = insert(Ticket).returning(Ticket.id)
 
 
@@ -126,6 +127,10 @@ class SqlIngestStore:
 
     async def queue_id(self, name: str) -> int | None:
         return (await self.conn.execute(select(Queue.id).where(Queue.name == name))).scalar()
+
+    async def customer_tier(self, customer_id: int) -> str:
+        tier = (await self.conn.execute(CUSTOMER_TIER, {"customer_id": customer_id})).scalar()
+        return tier or "standard"
 
     async def insert_ticket(self, values: dict[str, Any]) -> int:
         return int((await self.conn.execute(INSERT_TICKET, [{**values, "sla": {}}])).scalar_one())

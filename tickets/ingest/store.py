@@ -47,6 +47,9 @@ class IngestStore(Protocol):
 
     async def queue_id(self, name: str) -> int | None: ...
 
+    async def customer_tier(self, customer_id: int) -> str:
+        """The customer's tier (``standard`` unless set), for choosing the queue."""
+
     async def insert_ticket(self, values: dict[str, Any]) -> int: ...
 
     async def insert_message(
