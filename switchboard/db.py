@@ -11,8 +11,10 @@ processes x pool size is a number the operator can keep under PostgreSQL's
 ``max_connections``; a caller waits at most ``pool_timeout_s`` for a free connection and
 then gets SQLAlchemy's pool ``TimeoutError`` (``tickets.Unavailable`` from the Desk).
 The ingest fast path borrows its asyncpg connections from this same pool.
-PostgreSQL connections also have a connect timeout and a per-statement command timeout,
-so a database that stops answering fails a call instead of hanging it. Instead of a
+PostgreSQL connections also have a connect timeout and, in the app's engine
+(``engine_for``), a per-statement command timeout, so a database that stops answering
+fails a call instead of hanging it; other engines (migrations, admin commands) have none,
+so a long migration is not cut off. Instead of a
 pre-ping (a BEGIN, a query and a ROLLBACK on every checkout with asyncpg) a checkout drops
 a connection the driver already saw closed (a server restart closes every socket), and
 connections are recycled after half an hour."""
@@ -59,7 +61,7 @@ def create_engine(
     pool_size: int = 10,
     pool_timeout_s: float = 5.0,
     connect_timeout_s: float = 5.0,
-    command_timeout_s: float | None = 30.0,
+    command_timeout_s: float | None = None,
     **kwargs: Any,
 ) -> AsyncEngine:
     try:

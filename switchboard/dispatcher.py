@@ -67,6 +67,9 @@ class OutboxDispatcher:
                 sent = await self.run_once()
             except asyncio.CancelledError:
                 raise
+            except tickets.Unavailable as err:
+                log.warning("outbox pass skipped: %s", err)
+                sent = 0
             except Exception:
                 log.exception("outbox pass failed; retrying")
                 sent = 0
@@ -96,10 +99,13 @@ class OutboxDispatcher:
                 len(due),
             )
             return 0
-        await asyncio.gather(*(self._send(m, owner, deadline) for m in due))
+        lease_end = deadline - self.policy.call_timeout_s + self.policy.lease_s
+        await asyncio.gather(*(self._send(m, owner, deadline, lease_end) for m in due))
         return len(due)
 
-    async def _send(self, message: OutboundMessage, owner: str, deadline: float) -> None:
+    async def _send(
+        self, message: OutboundMessage, owner: str, deadline: float, lease_end: float
+    ) -> None:
         sender = self.senders.get(message.channel)
         error: str | None = None
         permanent = False
@@ -151,4 +157,14 @@ class OutboxDispatcher:
                 retry_after=retry_after,
             )
 
-        await self.desk.write(record)
+        # A result that cannot be recorded is sent again when the lease runs out, so a busy
+        # pool is waited out while the lease still holds.
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await self.desk.write(record)
+                return
+            except tickets.Unavailable as err:
+                if loop.time() + err.retry_after >= lease_end:
+                    raise
+                await asyncio.sleep(err.retry_after)
