@@ -14,10 +14,10 @@ The ingest fast path borrows its asyncpg connections from this same pool.
 PostgreSQL connections also have a connect timeout and, in the app's engine
 (``engine_for``), a per-statement command timeout, so a database that stops answering
 fails a call instead of hanging it; other engines (migrations, admin commands) have none,
-so a long migration is not cut off. Instead of a
-pre-ping (a BEGIN, a query and a ROLLBACK on every checkout with asyncpg) a checkout drops
-a connection the driver already saw closed (a server restart closes every socket), and
-connections are recycled after half an hour."""
+so a long migration is not cut off. Instead of a pre-ping (a BEGIN, a query and a
+ROLLBACK on every checkout with asyncpg), a checkout drops a connection the driver has
+already seen closed (a server restart closes every socket), and connections are
+recycled after half an hour."""
 
 from __future__ import annotations
 
