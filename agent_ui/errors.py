@@ -1,9 +1,12 @@
 """JSON errors for the API: ``{"error": {"code", "message"}}`` with a 4xx/5xx status.
-A bad input is logged once at INFO with its reason; an unexpected failure at ERROR."""
+A bad input is logged once at INFO with its reason; an unexpected failure at ERROR.
+``tickets.Unavailable`` (the database pool stayed exhausted) is 503 with ``Retry-After``
+on every path, the API and the pages and webhooks alike (a provider then re-delivers)."""
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from aiohttp import web
@@ -32,10 +35,20 @@ def error_response(status: int, code: str, message: str, **headers: str) -> web.
     return web.json_response(body, status=status, headers=headers or None)
 
 
+def _retry_after(err: Unavailable) -> str:
+    return str(max(1, math.ceil(err.retry_after)))
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     if not request.path.startswith("/api/"):
-        return await handler(request)  # type: ignore[no-any-return]
+        try:
+            return await handler(request)  # type: ignore[no-any-return]
+        except Unavailable as err:
+            log.warning("%s %s -> 503: %s", request.method, request.path, err)
+            return web.Response(
+                status=503, text=f"{err}\n", headers={"Retry-After": _retry_after(err)}
+            )
     try:
         return await handler(request)  # type: ignore[no-any-return]
     except ApiError as err:
@@ -44,6 +57,9 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         )
         extra = {"WWW-Authenticate": "Bearer"} if err.status == 401 else {}
         return error_response(err.status, err.code, err.message, **extra)
+    except Unavailable as err:
+        log.warning("%s %s -> 503 %s: %s", request.method, request.path, err.code, err)
+        return error_response(503, err.code, str(err), **{"Retry-After": _retry_after(err)})
     except TicketError as err:
         status = STATUS_FOR.get(type(err), 400)
         log.info("%s %s -> %s %s: %s", request.method, request.path, status, err.code, err)

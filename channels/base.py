@@ -32,6 +32,18 @@ class SendResult:
 
 
 class Sender(Protocol):
+    """One channel's outbound side, called by the outbox dispatcher.
+
+    ``send`` runs under a timeout shorter than the outbox lease and is cancelled when it
+    runs past it; the cancelled attempt is retried later with the same
+    ``message.idempotency_key``. A sender therefore passes that key to every provider
+    that accepts one, so a retry of a call that did get through is not delivered twice:
+    HTTP APIs with an ``Idempotency-Key`` header take it as is; email uses it in the
+    Message-ID (stable across retries, so the receiving side can drop the twin); web chat
+    frames carry the message id, and the page drops a frame it has shown already. Twilio
+    has no idempotency key for SMS: a retry after a timeout may, rarely, send twice.
+    A sender maps provider errors to ``TemporaryFailure`` / ``PermanentFailure``."""
+
     channel: Channel
 
     async def send(self, message: OutboundMessage) -> SendResult: ...

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -145,14 +145,22 @@ async def build_runtime(
     check_migrations: bool = True,
 ) -> Runtime:
     install_cjk_aliases()
-    engine = db.create_engine(settings.database_url)
+    engine = db.engine_for(settings)
     try:
         if check_migrations and await db.pending_migrations(engine):
             raise MigrationsPending(
                 "the database is not at the latest migration; run `switchboard db upgrade`"
             )
         sessions = db.session_factory(engine)
-        redis = redis_client(settings.redis_url) if settings.redis_url else None
+        redis = (
+            redis_client(
+                settings.redis_url,
+                socket_timeout_s=settings.redis_socket_timeout_s,
+                connect_timeout_s=settings.redis_connect_timeout_s,
+            )
+            if settings.redis_url
+            else None
+        )
         bus = make_bus(redis, redis_prefix)
         rules = QueueRules()
         desk = Desk(sessions, bus, clock, choose_queue=rules)
@@ -175,7 +183,10 @@ async def build_runtime(
         senders = SenderRegistry()
         senders.register(webchat.sender)
         policy = RetryPolicy(
-            base_s=settings.outbox_base_delay_s, max_attempts=settings.outbox_max_attempts
+            base_s=settings.outbox_base_delay_s,
+            max_attempts=settings.outbox_max_attempts,
+            lease_s=settings.outbox_lease_s,
+            send_timeout_s=settings.outbox_send_timeout_s,
         )
         dispatcher = OutboxDispatcher(desk, senders, policy, metrics=metrics)
         relay = EventRelay(desk, bus)
@@ -266,23 +277,34 @@ async def stop_runtime(runtime: Runtime) -> None:
     await runtime.engine.dispose()
 
 
-async def healthz(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME]
-    checks: dict[str, str] = {}
+HEALTH_CHECK_TIMEOUT_S = 2.0
+
+
+async def _check(probe: Callable[[], Awaitable[object]]) -> str:
+    """One dependency's state, bounded: a hung server reads ``error: timeout``."""
     try:
-        async with runtime.desk.sessions() as session:
-            await session.execute(text("SELECT 1"))
-        checks["database"] = "ok"
+        async with asyncio.timeout(HEALTH_CHECK_TIMEOUT_S):
+            await probe()
+    except TimeoutError:
+        return "error: timeout"
     except Exception as err:
-        checks["database"] = f"error: {type(err).__name__}"
+        return f"error: {type(err).__name__}"
+    return "ok"
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Database and Redis checked at once, each within ``HEALTH_CHECK_TIMEOUT_S``."""
+    runtime = request.app[RUNTIME]
+
+    async def database() -> None:
+        async with runtime.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    probes = {"database": _check(database)}
     if runtime.settings.redis_url:
-        try:
-            await asyncio.wait_for(runtime.bus.ping(), 2.0)
-            checks["redis"] = "ok"
-        except Exception as err:
-            checks["redis"] = f"error: {type(err).__name__}"
-    else:
-        checks["redis"] = "disabled"
+        probes["redis"] = _check(runtime.bus.ping)
+    results = dict(zip(probes, await asyncio.gather(*probes.values()), strict=True))
+    checks = {"database": results["database"], "redis": results.get("redis", "disabled")}
     healthy = all(v in ("ok", "disabled") for v in checks.values())
     return web.json_response(
         {"status": "ok" if healthy else "unhealthy", **checks}, status=200 if healthy else 503

@@ -500,5 +500,12 @@ def _parse(raw: Any) -> dict[str, Any] | None:
 RedisClient = aioredis.Redis
 
 
-def redis_client(url: str) -> aioredis.Redis:
-    return aioredis.Redis.from_url(url)
+def redis_client(
+    url: str, *, socket_timeout_s: float = 5.0, connect_timeout_s: float = 2.0
+) -> aioredis.Redis:
+    """A client whose every call is bounded: a Redis that stops answering fails the call
+    with a ``TimeoutError`` after ``socket_timeout_s`` instead of hanging it. The bus
+    blocks stream reads for at most 1 s, so the socket timeout must exceed that."""
+    return aioredis.Redis.from_url(
+        url, socket_timeout=socket_timeout_s, socket_connect_timeout=connect_timeout_s
+    )

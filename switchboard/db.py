@@ -4,7 +4,20 @@ Alembic migration runner used by ``switchboard db upgrade`` and ``demo``.
 SQLite: WAL, a busy timeout and foreign keys on every connection, and every transaction
 starts with ``BEGIN IMMEDIATE``: SQLite has one writer, and taking the write lock up front
 makes concurrent writers wait (busy timeout) instead of failing when a read transaction
-later tries to write."""
+later tries to write.
+
+One pool per process, bounded: ``pool_size`` connections and no overflow, so that
+processes x pool size is a number the operator can keep under PostgreSQL's
+``max_connections``; a caller waits at most ``pool_timeout_s`` for a free connection and
+then gets SQLAlchemy's pool ``TimeoutError`` (``tickets.Unavailable`` from the Desk).
+The ingest fast path borrows its asyncpg connections from this same pool.
+PostgreSQL connections also have a connect timeout and, in the app's engine
+(``engine_for``), a per-statement command timeout, so a database that stops answering
+fails a call instead of hanging it; other engines (migrations, admin commands) have none,
+so a long migration is not cut off. Instead of a pre-ping (a BEGIN, a query and a
+ROLLBACK on every checkout with asyncpg), a checkout drops a connection the driver has
+already seen closed (a server restart closes every socket), and connections are
+recycled after half an hour."""
 
 from __future__ import annotations
 
@@ -18,7 +31,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -26,12 +39,31 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from switchboard.settings import SettingsError
+from switchboard.settings import Settings, SettingsError
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def engine_for(settings: Settings) -> AsyncEngine:
+    """The process's engine, with the pool size and timeouts from the settings."""
+    return create_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        pool_timeout_s=settings.db_pool_timeout_s,
+        connect_timeout_s=settings.db_connect_timeout_s,
+        command_timeout_s=settings.db_command_timeout_s,
+    )
+
+
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    pool_timeout_s: float = 5.0,
+    connect_timeout_s: float = 5.0,
+    command_timeout_s: float | None = None,
+    **kwargs: Any,
+) -> AsyncEngine:
     try:
         parsed = make_url(url)
     except ArgumentError as err:
@@ -41,15 +73,33 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             f"unsupported database URL scheme {parsed.drivername!r}: "
             "use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB"
         )
+    if pool_size < 1:
+        raise SettingsError(f"the database pool size must be at least 1, not {pool_size}")
+    if parsed.database not in (None, "", ":memory:"):
+        kwargs.setdefault("pool_size", pool_size)
+        kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("pool_timeout", pool_timeout_s)
     if parsed.drivername.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
         engine = create_async_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_size", 20)
-    kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    kwargs.setdefault(
+        "connect_args",
+        {"timeout": connect_timeout_s, "command_timeout": command_timeout_s or None},
+    )
+    kwargs.setdefault("pool_recycle", 1800)
+    engine = create_async_engine(url, **kwargs)
+    _configure_postgres(engine)
+    return engine
+
+
+def _configure_postgres(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        driver = record.driver_connection
+        if driver is not None and driver.is_closed():
+            raise DisconnectionError("the server closed this connection")
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -87,6 +87,14 @@ class Settings:
     trusted_proxies: str | None = None
     outbox_base_delay_s: float = 5.0
     outbox_max_attempts: int = 8
+    outbox_lease_s: float = 120.0
+    outbox_send_timeout_s: float = 30.0
+    db_pool_size: int = 10
+    db_pool_timeout_s: float = 5.0
+    db_connect_timeout_s: float = 5.0
+    db_command_timeout_s: float = 30.0
+    redis_socket_timeout_s: float = 5.0
+    redis_connect_timeout_s: float = 2.0
     run_workers: bool = True
     routing_refusal_cooldown_s: float = 600.0
     routing_reconcile_s: float = 60.0
@@ -106,6 +114,19 @@ class Settings:
                 f"{f.name}={redact(value)!r}" if isinstance(value, str) else f"{f.name}={value!r}"
             )
         return f"Settings({', '.join(shown)})"
+
+    def __post_init__(self) -> None:
+        if self.db_pool_size < 1:
+            raise SettingsError(f"{PREFIX}DB_POOL_SIZE must be at least 1")
+        if not 0 < self.outbox_send_timeout_s < self.outbox_lease_s:
+            raise SettingsError(
+                f"{PREFIX}OUTBOX_SEND_TIMEOUT_S must be positive and shorter than "
+                f"{PREFIX}OUTBOX_LEASE_S, or a slow send could outlive its lease"
+            )
+        if self.redis_socket_timeout_s <= 1.0:
+            raise SettingsError(
+                f"{PREFIX}REDIS_SOCKET_TIMEOUT_S must exceed 1 s (the bus blocks reads for 1 s)"
+            )
 
     @property
     def backend(self) -> str:

@@ -31,6 +31,7 @@ from tickets.events import Event, EventPublisher
 from tickets.ingest.pg import PgFastPath
 from tickets.ingest.policy import IngestResult, QueueChooser, ingest, ingest_with
 from tickets.ingest.store import IngestRace
+from tickets.pool import fair_turn, unavailable_when_pool_is_exhausted
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class Desk:
         self._serial = asyncio.Lock() if is_sqlite else None
         self.fast: PgFastPath | None = None
         if fast_path and isinstance(engine, AsyncEngine) and engine.dialect.name == "postgresql":
-            self.fast = PgFastPath(engine)
+            self.fast = PgFastPath(engine)  # borrows from the engine's pool: one per process
         self.sessions = sessions
         self.publisher = publisher
         self.clock = clock
@@ -86,11 +87,17 @@ class Desk:
 
     @contextlib.asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
-        if self._serial is None:
-            yield
-            return
-        async with self._serial:
-            yield
+        """Around every session: this process's turn on SQLite, ``Unavailable`` when the
+        connection pool stays exhausted past its bounded wait, and a fair turn after."""
+        try:
+            async with unavailable_when_pool_is_exhausted():
+                if self._serial is None:
+                    yield
+                    return
+                async with self._serial:
+                    yield
+        finally:
+            await fair_turn()
 
     async def ingest(self, msg: InboundMessage) -> IngestResult:
         try:

@@ -1,18 +1,27 @@
 """The outbox's database side: lease due entries, then record the outcome.
 
 A worker leases entries (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so any number of
-workers share the table) by pushing their next attempt past a lease time, commits, sends
-outside any transaction, then records sent / retry / dead. A worker that dies mid-send
-leaves the entry to be retried when the lease runs out; nothing is silently dropped.
+workers share the table) by pushing their next attempt past a lease time and writing its
+lease token into ``lease_owner``, commits, sends outside any transaction, then records
+sent / retry / dead. A worker that dies mid-send leaves the entry to be retried when the
+lease runs out; nothing is silently dropped.
+
+The result of a send is fenced by the lease: ``mark_sent`` and ``mark_failed`` change the
+entry only while the caller's token is still the one on the row and the entry is still
+pending. A worker whose lease ran out (paused process, slow database) and was taken over
+has its late result discarded and logged, so the new holder's outcome is the one kept.
+The provider call itself is bounded by ``RetryPolicy.call_timeout_s``, which is shorter
+than the lease, so in normal operation a lease never runs out under a call in flight.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickets.contracts import Channel, DeliveryStatus, Direction, OutboundMessage, ThreadHints
@@ -20,14 +29,33 @@ from tickets.events import DeliveryStatusChanged, Event
 from tickets.models import Message, OutboxEntry, Ticket, format_number
 
 PENDING, DONE, DEAD = "pending", "done", "dead"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
+    """Backoff, attempts and the lease. ``send_timeout_s`` bounds one provider call and
+    must be shorter than ``lease_s`` (default: half of it), so that a call ends, one way
+    or the other, before another worker may take the entry over."""
+
     base_s: float = 5.0
     cap_s: float = 3600.0
     max_attempts: int = 8
     lease_s: float = 120.0
+    send_timeout_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.lease_s <= 0:
+            raise ValueError(f"the outbox lease must be positive, not {self.lease_s}s")
+        if self.send_timeout_s is not None and not 0 < self.send_timeout_s < self.lease_s:
+            raise ValueError(
+                f"the send timeout ({self.send_timeout_s}s) must be positive and shorter "
+                f"than the outbox lease ({self.lease_s}s)"
+            )
+
+    @property
+    def call_timeout_s(self) -> float:
+        return self.send_timeout_s if self.send_timeout_s is not None else self.lease_s / 2
 
     def delay(self, attempts: int) -> float:
         raw = min(self.cap_s, self.base_s * (2 ** max(0, attempts - 1)))
@@ -35,8 +63,10 @@ class RetryPolicy:
 
 
 async def lease_due(
-    session: AsyncSession, now: datetime, policy: RetryPolicy, limit: int = 50
+    session: AsyncSession, now: datetime, policy: RetryPolicy, limit: int = 50, *, owner: str
 ) -> list[OutboundMessage]:
+    """Leases up to ``limit`` due entries to ``owner`` (a token unique to this lease) until
+    ``now + policy.lease_s``; the caller records each outcome with the same token."""
     rows = (
         (
             await session.execute(
@@ -55,7 +85,7 @@ async def lease_due(
     await session.execute(
         update(OutboxEntry)
         .where(OutboxEntry.id.in_([r.id for r in rows]))
-        .values(next_attempt_at=now + timedelta(seconds=policy.lease_s))
+        .values(next_attempt_at=now + timedelta(seconds=policy.lease_s), lease_owner=owner)
     )
     keys = {r.message_id: r.idempotency_key for r in rows}
     found = (
@@ -123,17 +153,46 @@ async def _status(
     ]
 
 
+def _discard(message_id: int, owner: str, outcome: str) -> list[Event]:
+    log.warning(
+        "discarding the %s result for outbox message %s: lease %s is no longer held "
+        "(it ran out and another worker took the entry over, or it was already recorded)",
+        outcome,
+        message_id,
+        owner,
+    )
+    return []
+
+
+def _held(message_id: int, owner: str) -> ColumnElement[bool]:
+    return and_(
+        OutboxEntry.message_id == message_id,
+        OutboxEntry.state == PENDING,
+        OutboxEntry.lease_owner == owner,
+    )
+
+
 async def mark_sent(
     session: AsyncSession,
     message_id: int,
     external_id: str | None = None,
     status: DeliveryStatus = DeliveryStatus.SENT,
+    *,
+    owner: str,
 ) -> list[Event]:
-    await session.execute(
-        update(OutboxEntry)
-        .where(OutboxEntry.message_id == message_id)
-        .values(state=DONE, attempts=OutboxEntry.attempts + 1, last_error=None)
-    )
+    """Records a send, only while ``owner`` still holds the lease (else discarded)."""
+    done = (
+        await session.execute(
+            update(OutboxEntry)
+            .where(_held(message_id, owner))
+            .values(
+                state=DONE, attempts=OutboxEntry.attempts + 1, last_error=None, lease_owner=None
+            )
+            .returning(OutboxEntry.id)
+        )
+    ).scalar_one_or_none()
+    if done is None:
+        return _discard(message_id, owner, "sent")
     return await _status(session, message_id, status, None, external_id)
 
 
@@ -144,19 +203,23 @@ async def mark_failed(
     now: datetime,
     policy: RetryPolicy,
     *,
+    owner: str,
     permanent: bool = False,
     retry_after: float | None = None,
 ) -> list[Event]:
-    """Schedules the next attempt, or dead-letters the entry (failed on the message)."""
+    """Schedules the next attempt, or dead-letters the entry (failed on the message);
+    only while ``owner`` still holds the lease (else discarded)."""
     entry = (
-        await session.execute(select(OutboxEntry).where(OutboxEntry.message_id == message_id))
-    ).scalar_one()
+        await session.execute(select(OutboxEntry).where(_held(message_id, owner)).with_for_update())
+    ).scalar_one_or_none()
+    if entry is None:
+        return _discard(message_id, owner, "failed" if permanent else "retry")
     attempts = entry.attempts + 1
     if permanent or attempts >= policy.max_attempts:
         await session.execute(
             update(OutboxEntry)
             .where(OutboxEntry.id == entry.id)
-            .values(state=DEAD, attempts=attempts, last_error=error[:2000])
+            .values(state=DEAD, attempts=attempts, last_error=error[:2000], lease_owner=None)
         )
         return await _status(session, message_id, DeliveryStatus.FAILED, error[:2000])
     delay = max(policy.delay(attempts), retry_after or 0.0)
@@ -167,6 +230,7 @@ async def mark_failed(
             attempts=attempts,
             last_error=error[:2000],
             next_attempt_at=now + timedelta(seconds=delay),
+            lease_owner=None,
         )
     )
     return []

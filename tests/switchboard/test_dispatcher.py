@@ -1,8 +1,12 @@
-"""The outbox dispatcher: retries with backoff, dead-letters what cannot be sent, and
-never drops a message silently."""
+"""The outbox dispatcher: retries with backoff, dead-letters what cannot be sent, never
+drops a message silently, and sends each reply once even when two dispatchers share the
+outbox and a provider answers slowly (the lease, the call timeout and the fencing)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -15,8 +19,9 @@ from channels.base import PermanentFailure, SenderRegistry, SendResult, Temporar
 from routing.loader import QueueConfig
 from routing.rules import QueueRules
 from switchboard import db
+from switchboard.clock import utc_now
 from switchboard.dispatcher import OutboxDispatcher
-from tests.helpers import Clock, RecordingPublisher, inbound, seed_with_tokens
+from tests.helpers import Clock, RecordingPublisher, eventually, inbound, seed_with_tokens
 from tickets import services, staff
 from tickets.contracts import Channel, DeliveryStatus, OutboundMessage
 from tickets.desk import Desk
@@ -82,11 +87,16 @@ async def state(desk: Desk, message_id: int) -> tuple[str | None, str | None, st
     return await desk.read(read)
 
 
-def dispatcher(desk: Desk, sender: ScriptedSender, max_attempts: int = 4) -> OutboxDispatcher:
+def dispatcher(
+    desk: Desk, sender: Any, max_attempts: int = 4, policy: RetryPolicy | None = None
+) -> OutboxDispatcher:
     registry = SenderRegistry()
     registry.register(sender)
     return OutboxDispatcher(
-        desk, registry, RetryPolicy(base_s=10, cap_s=100, max_attempts=max_attempts)
+        desk,
+        registry,
+        policy or RetryPolicy(base_s=10, cap_s=100, max_attempts=max_attempts),
+        poll_s=0.02,
     )
 
 
@@ -138,3 +148,151 @@ async def test_a_crashing_sender_is_retried_not_lost(desk: Desk) -> None:
     await d.run_once()
     status, _err, entry_state, attempts = await state(desk, message_id)
     assert (status, entry_state, attempts) == ("queued", "pending", 1)
+
+
+async def external_id(desk: Desk, message_id: int) -> str | None:
+    async def read(session: AsyncSession) -> str | None:
+        msg = await session.get(Message, message_id)
+        assert msg is not None
+        return msg.external_id
+
+    return await desk.read(read)
+
+
+class GatedSender:
+    """The first call waits for the test to open the gate (a paused process)."""
+
+    channel = Channel.SMS
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.sent: list[OutboundMessage] = []
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        self.sent.append(message)
+        if len(self.sent) == 1:
+            await self.gate.wait()
+            return SendResult(external_id="SM-stale")
+        return SendResult(external_id="SM-fresh")
+
+
+async def test_lease_expiry_hands_the_entry_to_the_other_dispatcher_and_fences_the_stale_one(
+    desk: Desk, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = desk.clock
+    assert isinstance(clock, Clock)
+    message_id = await queue_reply(desk)
+    sender = GatedSender()
+    first, second = dispatcher(desk, sender), dispatcher(desk, sender)
+    stalled = asyncio.create_task(first.run_once())
+    await eventually(lambda: _true(len(sender.sent) == 1))
+    clock.advance(first.policy.lease_s + 1)  # the first holder's lease runs out
+    assert await second.run_once() == 1
+    assert await state(desk, message_id) == ("sent", None, "done", 1)
+    sender.gate.set()
+    with caplog.at_level(logging.WARNING, logger="tickets.outbox"):
+        await stalled
+    assert await state(desk, message_id) == ("sent", None, "done", 1)
+    assert await external_id(desk, message_id) == "SM-fresh"
+    assert [m.idempotency_key for m in sender.sent] == [sender.sent[0].idempotency_key] * 2
+    assert any("discarding the sent result" in r.message for r in caplog.records)
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+class SilentSender:
+    """A provider that accepts the connection and never answers."""
+
+    channel = Channel.SMS
+
+    def __init__(self) -> None:
+        self.sent: list[OutboundMessage] = []
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        self.sent.append(message)
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_a_provider_that_never_answers_is_cut_off_and_retried_later(desk: Desk) -> None:
+    message_id = await queue_reply(desk)
+    sender = SilentSender()
+    d = dispatcher(desk, sender, policy=RetryPolicy(base_s=10, lease_s=0.2))
+    assert await asyncio.wait_for(d.run_once(), 10.0) == 1
+    status, error, entry_state, attempts = await state(desk, message_id)
+    assert (status, entry_state, attempts) == ("queued", "pending", 1)
+    assert error is None  # the message still reads queued; the outbox keeps the reason
+    assert len(sender.sent) == 1
+
+
+def test_the_send_timeout_must_be_shorter_than_the_lease() -> None:
+    assert RetryPolicy(lease_s=120).call_timeout_s == 60
+    assert RetryPolicy(lease_s=120, send_timeout_s=30).call_timeout_s == 30
+    with pytest.raises(ValueError, match="shorter than the outbox lease"):
+        RetryPolicy(lease_s=10, send_timeout_s=10)
+
+
+class SlowFirstProvider:
+    """Answers each reply's first call after ``slow_s`` (longer than the lease), later
+    calls at once; counts calls that completed and calls in flight per reply."""
+
+    channel = Channel.SMS
+
+    def __init__(self, slow_s: float) -> None:
+        self.slow_s = slow_s
+        self.started: list[OutboundMessage] = []
+        self.completed: Counter[int] = Counter()
+        self.in_flight: Counter[int] = Counter()
+        self.most_at_once = 0
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        first = all(m.message_id != message.message_id for m in self.started)
+        self.started.append(message)
+        self.in_flight[message.message_id] += 1
+        self.most_at_once = max(self.most_at_once, self.in_flight[message.message_id])
+        try:
+            if first:
+                await asyncio.sleep(self.slow_s)
+            self.completed[message.message_id] += 1
+            return SendResult(external_id=f"SM-{message.message_id}-{len(self.started)}")
+        finally:
+            self.in_flight[message.message_id] -= 1
+
+
+async def test_two_dispatchers_and_a_slow_provider_make_one_provider_call_per_reply(
+    database_url: str,
+) -> None:
+    await seed_with_tokens(database_url)
+    engines = [db.create_engine(database_url) for _ in range(2)]
+    desks = [
+        Desk(db.session_factory(e), RecordingPublisher(), utc_now, choose_queue=QueueRules())
+        for e in engines
+    ]
+    provider = SlowFirstProvider(slow_s=1.5)
+    policy = RetryPolicy(base_s=0.05, cap_s=0.1, max_attempts=6, lease_s=0.5)
+    dispatchers = [dispatcher(d, provider, policy=policy) for d in desks]
+    try:
+        replies = [await queue_reply(desks[0]) for _ in range(3)]
+        tasks = [asyncio.create_task(d.run()) for d in dispatchers]
+
+        async def all_sent() -> bool:
+            states = [await state(desks[1], r) for r in replies]
+            return all(s[0] == "sent" and s[2] == "done" for s in states)
+
+        await eventually(all_sent, timeout=20)
+        # Let any call still in flight finish: a late duplicate would land now.
+        await eventually(lambda: _true(not +provider.in_flight), timeout=20)
+        for d in dispatchers:
+            d.stop()
+        await asyncio.gather(*tasks)
+    finally:
+        for each, engine in zip(desks, engines, strict=True):
+            await each.close()
+            await engine.dispose()
+    assert provider.completed == {r: 1 for r in replies}
+    assert provider.most_at_once == 1
+    for r in replies:
+        keys = {m.idempotency_key for m in provider.started if m.message_id == r}
+        assert len(keys) == 1  # every retry carried the reply's one idempotency key
