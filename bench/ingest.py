@@ -53,7 +53,9 @@ def messages(count: int, identities: int) -> list[InboundMessage]:
 async def run(
     url: str, backend: str, count: int, identities: int, concurrency: int
 ) -> dict[str, Any]:
-    engine = db.create_engine(url)
+    # 20 connections, as the fast path's own pool had before there was one pool per
+    # process (SWITCHBOARD_DB_POOL_SIZE sets it in the app; its default is 10).
+    engine = db.create_engine(url, pool_size=20)
     desk = Desk(
         db.session_factory(engine), NullPublisher(), lambda: datetime.now(UTC), QueueRules()
     )

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
@@ -107,26 +106,20 @@ class Desk:
             return await self._ingest_once(msg)
 
     async def _ingest_once(self, msg: InboundMessage) -> IngestResult:
+        """Ingest writes its events into the event outbox itself (with the message, in
+        one statement on PostgreSQL), so they are published here as they are."""
         if self.fast is not None:
             async with self.fast.transaction() as store:
-                now = self.clock()
-                result = await ingest_with(store, msg, now=now, choose_queue=self.choose_queue)
-                stamped = await store.record_events(result.events, now)
-            await self._publish_committed(stamped)
-            return dataclasses.replace(result, events=tuple(stamped))
-
-        async def run(
-            session: AsyncSession, now: datetime
-        ) -> tuple[IngestResult, tuple[Event, ...]]:
-            result = await ingest(session, msg, now=now, choose_queue=self.choose_queue)
-            return result, result.events
-
-        async with self._turn(), self.sessions() as session, session.begin():
-            now = self.clock()
-            result, events = await run(session, now)
-            stamped = await eventlog.record_events(session, events, now)
-        await self._publish_committed(stamped)
-        return dataclasses.replace(result, events=tuple(stamped))
+                result = await ingest_with(
+                    store, msg, now=self.clock(), choose_queue=self.choose_queue
+                )
+        else:
+            async with self._turn(), self.sessions() as session, session.begin():
+                result = await ingest(
+                    session, msg, now=self.clock(), choose_queue=self.choose_queue
+                )
+        await self._publish_committed(result.events)
+        return result
 
     # -- after the commit -------------------------------------------------------------
 

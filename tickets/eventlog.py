@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tickets.events import Event
 from tickets.models import DeadEvent, EventRecord
@@ -25,7 +25,7 @@ EVENT_ID_PREFIX = "ev-"
 
 
 async def record_events(
-    session: AsyncSession, events: Sequence[Event], now: datetime
+    session: AsyncSession | AsyncConnection, events: Sequence[Event], now: datetime
 ) -> list[Event]:
     """Adds ``events`` to the event outbox inside the caller's transaction; returns them
     stamped with their ``event_id``."""

@@ -21,7 +21,7 @@ from tickets import eventlog
 from tickets.contracts import AttachmentRef
 from tickets.events import Event
 from tickets.identity import identity_channel
-from tickets.ingest.store import IngestRace, MessageRef, TicketRef
+from tickets.ingest.store import EventsFor, IngestRace, MessageRef, TicketRef
 from tickets.pool import fair_turn, unavailable_when_pool_is_exhausted
 
 FIND_CUSTOMER = (
@@ -58,27 +58,42 @@ INSERT_TICKET = (
     "created_at, updated_at, last_inbound_at, follow_up_of_id, sla) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '{}'::json) RETURNING id"
 )
+# The message and its events are one statement: the events are rows of the event outbox
+# (``tickets.eventlog``), written in the same round trip; an event drafted with message id
+# 0 gets the stored message's id. Touching the ticket happens in the same statement too,
+# and all of it only while the ticket is not closed: the UPDATE waits for a concurrent
+# close and re-checks the status, so a message racing a close never lands on (or reopens)
+# a closed ticket.
+_EVENTS_AFTER_MESSAGE = (
+    ", ev AS (INSERT INTO event_outbox (type, payload, created_at) "
+    "SELECT u.t, CASE WHEN u.m THEN (u.p::jsonb || jsonb_build_object('message_id', msg.id))::json "
+    "ELSE u.p::json END, $11 FROM msg, unnest($12::text[], $13::text[], $14::bool[]) "
+    "WITH ORDINALITY AS u(t, p, m, n) ORDER BY u.n RETURNING id) "
+    "SELECT (SELECT id FROM msg), ARRAY(SELECT id FROM ev)"
+)
 _MESSAGE_COLUMNS = (
     "INSERT INTO messages (ticket_id, direction, channel, external_id, author_name, text, html, "
     "email_message_id, delivery_status, created_at) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id"
 )
-INSERT_MESSAGE = _MESSAGE_COLUMNS
-# Touching the ticket and storing the message is one statement, and both happen only
-# while the ticket is not closed: the UPDATE waits for a concurrent close and re-checks the
-# status, so a message racing a close never lands on (or reopens) a closed ticket.
+INSERT_MESSAGE = (
+    "WITH msg AS ("
+    + _MESSAGE_COLUMNS
+    + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id)"
+    + _EVENTS_AFTER_MESSAGE
+)
 _INSERT_IF_TOUCHED = (
-    "INSERT INTO messages (ticket_id, direction, channel, external_id, author_name, text, html, "
-    "email_message_id, delivery_status, created_at) "
-    "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM touched RETURNING id"
+    ", msg AS ("
+    + _MESSAGE_COLUMNS
+    + "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM touched RETURNING id)"
+    + _EVENTS_AFTER_MESSAGE
 )
 TOUCH_AND_INSERT = (
     "WITH touched AS (UPDATE tickets SET updated_at = $11, last_inbound_at = $11 "
-    "WHERE id = $1 AND status <> 'closed' RETURNING id) " + _INSERT_IF_TOUCHED
+    "WHERE id = $1 AND status <> 'closed' RETURNING id)" + _INSERT_IF_TOUCHED
 )
 REOPEN_AND_INSERT = (
     "WITH touched AS (UPDATE tickets SET updated_at = $11, last_inbound_at = $11, status = 'open', "
-    "solved_at = NULL WHERE id = $1 AND status <> 'closed' RETURNING id) " + _INSERT_IF_TOUCHED
+    "solved_at = NULL WHERE id = $1 AND status <> 'closed' RETURNING id)" + _INSERT_IF_TOUCHED
 )
 INSERT_ATTACHMENT = (
     "INSERT INTO attachments (message_id, name, content_type, size, blob_ref) "
@@ -96,26 +111,9 @@ AUDIT = (
 )
 
 
-INSERT_EVENTS = (
-    "INSERT INTO event_outbox (type, payload, created_at) "
-    "SELECT t, p::json, $3 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(t, p, n) "
-    "ORDER BY n RETURNING id"
-)
-
-
 class PgIngestStore:
     def __init__(self, conn: Any) -> None:
         self.conn = conn
-
-    async def record_events(self, events: Sequence[Event], now: datetime) -> list[Event]:
-        """The event outbox rows for this ingest, in one round trip (``tickets.eventlog``
-        is the portable twin). Ids come from one sequence in row order, so sorted ids
-        line up with the events."""
-        if not events:
-            return []
-        payloads = [json.dumps(eventlog.payload_of(e), ensure_ascii=False) for e in events]
-        rows = await self.conn.fetch(INSERT_EVENTS, [e.type_name for e in events], payloads, now)
-        return eventlog.stamp(events, sorted(int(r["id"]) for r in rows))
 
     async def find_customer(self, channel: str, address: str) -> int | None:
         value = await self.conn.fetchval(FIND_CUSTOMER, identity_channel(channel), address)
@@ -178,7 +176,10 @@ class PgIngestStore:
             )
         )
 
-    async def insert_message(self, v: dict[str, Any], *, touch: bool, reopen: bool) -> int | None:
+    async def insert_message(
+        self, v: dict[str, Any], *, touch: bool, reopen: bool, events: EventsFor
+    ) -> tuple[int, list[Event]] | None:
+        draft = events(0)
         args = [
             v["ticket_id"],
             v["direction"],
@@ -190,12 +191,20 @@ class PgIngestStore:
             v["email_message_id"],
             v["delivery_status"],
             v["created_at"],
+            v["now"],
+            [e.type_name for e in draft],
+            [json.dumps(eventlog.payload_of(e), ensure_ascii=False) for e in draft],
+            [getattr(e, "message_id", None) == 0 for e in draft],
         ]
+        sql = INSERT_MESSAGE
         if touch:
             sql = REOPEN_AND_INSERT if reopen else TOUCH_AND_INSERT
-            found = await self.conn.fetchval(sql, *args, v["now"])
-            return None if found is None else int(found)
-        return int(await self.conn.fetchval(INSERT_MESSAGE, *args))
+        row = await self.conn.fetchrow(sql, *args)
+        if row is None or row[0] is None:
+            return None
+        message_id = int(row[0])
+        # ids come from one sequence in row order, so sorted ids line up with the events
+        return message_id, eventlog.stamp(events(message_id), sorted(int(i) for i in row[1]))
 
     async def insert_attachments(
         self, message_id: int, attachments: Sequence[AttachmentRef]

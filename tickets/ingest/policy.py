@@ -46,7 +46,7 @@ from tickets.events import Event, MessageReceived, TicketCreated, TicketStatusCh
 from tickets.identity import InvalidAddress, normalize_address, normalize_email
 from tickets.ingest.sanitize import sanitize_html
 from tickets.ingest.sql import SqlIngestStore
-from tickets.ingest.store import IngestRace, IngestStore, TicketRef
+from tickets.ingest.store import EventsFor, IngestRace, IngestStore, TicketRef
 from tickets.language import detect_language
 from tickets.models import format_number, parse_number
 from tickets.status import customer_message_reopens
@@ -131,30 +131,46 @@ async def ingest_with(
         "created_at": msg.received_at,
         "now": now,
     }
-    message_id: int | None = None
+
+    def with_message(ticket_id: int, before: list[Event]) -> EventsFor:
+        def build(message_id: int) -> list[Event]:
+            number = format_number(ticket_id)
+            return [*before, MessageReceived(ticket_id, number, message_id, channel, customer_id)]
+
+        return build
+
+    stored: tuple[int, list[Event]] | None = None
     new_ticket = False
     if found is not None:
         ticket_id, status = found
         reopen = customer_message_reopens(TicketStatus(status))
-        message_id = await store.insert_message(
-            {**values, "ticket_id": ticket_id}, touch=True, reopen=reopen
-        )
-        if message_id is None:  # closed while we looked: a follow-up ticket starts
-            follow_up_of = ticket_id
-        elif reopen:
-            events.append(
+        before = list(events)
+        if reopen:
+            before.append(
                 TicketStatusChanged(ticket_id, format_number(ticket_id), status, "open", channel)
             )
-    if message_id is None:
+        stored = await store.insert_message(
+            {**values, "ticket_id": ticket_id},
+            touch=True,
+            reopen=reopen,
+            events=with_message(ticket_id, before),
+        )
+        if stored is None:  # closed while we looked: a follow-up ticket starts
+            follow_up_of = ticket_id
+    if stored is None:
         ticket_id = await _open_ticket(
             store, msg, customer_id, now, choose_queue, events, follow_up_of=follow_up_of
         )
         new_ticket = True
-        message_id = await store.insert_message(
-            {**values, "ticket_id": ticket_id}, touch=False, reopen=False
+        stored = await store.insert_message(
+            {**values, "ticket_id": ticket_id},
+            touch=False,
+            reopen=False,
+            events=with_message(ticket_id, events),
         )
-        if message_id is None:
+        if stored is None:
             raise IngestRace(f"ticket {ticket_id} vanished")
+    message_id, recorded = stored
     if msg.attachments:
         await store.insert_attachments(message_id, msg.attachments)
     if msg.claimed_email:
@@ -164,11 +180,7 @@ async def ingest_with(
         # take-over); an agent merges the two customers when they are one person.
         with contextlib.suppress(InvalidAddress):
             await store.claim_email(customer_id, normalize_email(msg.claimed_email), now)
-
-    events.append(
-        MessageReceived(ticket_id, format_number(ticket_id), message_id, channel, customer_id)
-    )
-    return IngestResult(ticket_id, message_id, customer_id, False, new_ticket, tuple(events))
+    return IngestResult(ticket_id, message_id, customer_id, False, new_ticket, tuple(recorded))
 
 
 async def _email_thread(

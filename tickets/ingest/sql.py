@@ -12,9 +12,11 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tickets import eventlog
 from tickets.contracts import AttachmentRef, Channel
+from tickets.events import Event
 from tickets.identity import identity_channel
-from tickets.ingest.store import MessageRef, TicketRef
+from tickets.ingest.store import EventsFor, MessageRef, TicketRef
 from tickets.models import (
     Attachment,
     AuditEntry,
@@ -136,8 +138,8 @@ class SqlIngestStore:
         return int((await self.conn.execute(INSERT_TICKET, [{**values, "sla": {}}])).scalar_one())
 
     async def insert_message(
-        self, values: dict[str, Any], *, touch: bool, reopen: bool
-    ) -> int | None:
+        self, values: dict[str, Any], *, touch: bool, reopen: bool, events: EventsFor
+    ) -> tuple[int, list[Event]] | None:
         now = values.pop("now")
         if touch:
             changes: dict[str, Any] = {"updated_at": now, "last_inbound_at": now}
@@ -153,7 +155,8 @@ class SqlIngestStore:
             ).scalar()
             if touched is None:
                 return None
-        return int((await self.conn.execute(INSERT_MESSAGE, [values])).scalar_one())
+        message_id = int((await self.conn.execute(INSERT_MESSAGE, [values])).scalar_one())
+        return message_id, await eventlog.record_events(self.conn, events(message_id), now)
 
     async def insert_attachments(
         self, message_id: int, attachments: Sequence[AttachmentRef]

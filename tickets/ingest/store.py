@@ -5,11 +5,12 @@ with prepared asyncpg statements for PostgreSQL's hot path)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 from tickets.contracts import AttachmentRef
+from tickets.events import Event
 
 
 class TicketRef(NamedTuple):
@@ -20,6 +21,10 @@ class TicketRef(NamedTuple):
 class MessageRef(NamedTuple):
     id: int
     ticket_id: int
+
+
+EventsFor = Callable[[int], list[Event]]
+"""The events of an ingest, given the stored message's id (0 while it is not known)."""
 
 
 class IngestRace(Exception):
@@ -53,11 +58,13 @@ class IngestStore(Protocol):
     async def insert_ticket(self, values: dict[str, Any]) -> int: ...
 
     async def insert_message(
-        self, values: dict[str, Any], *, touch: bool, reopen: bool
-    ) -> int | None:
-        """Stores the message; ``touch`` bumps the ticket's activity times (and ``reopen``
-        sets it open) in the same trip, but only while the ticket is not closed: None
-        means it was closed meanwhile and nothing was stored."""
+        self, values: dict[str, Any], *, touch: bool, reopen: bool, events: EventsFor
+    ) -> tuple[int, list[Event]] | None:
+        """Stores the message and the events ``events(message_id)`` of this ingest (in the
+        event outbox); ``touch`` bumps the ticket's activity times (and ``reopen`` sets it
+        open) in the same trip, but only while the ticket is not closed: None means it
+        was closed meanwhile and nothing was stored. Returns the message id and the
+        events stamped with their ids."""
 
     async def insert_attachments(
         self, message_id: int, attachments: Sequence[AttachmentRef]
