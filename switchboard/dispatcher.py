@@ -17,7 +17,6 @@ deadline has already passed sends nothing and leaves the entries to the lease's 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from datetime import datetime
@@ -27,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import tickets
 from channels.base import PermanentFailure, SenderRegistry, TemporaryFailure
 from switchboard.metrics import Metrics
+from switchboard.waker import Waker
 from tickets import Desk, Event, OutboundMessage, OutboxQueued, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -49,20 +49,18 @@ class OutboxDispatcher:
         self.metrics = metrics
         self.poll_s = poll_s
         self.batch = concurrency
-        self._wake = asyncio.Event()
-        self._running = False
+        self.waker = Waker()
 
     async def on_event(self, event: Event) -> None:
         if isinstance(event, OutboxQueued):
-            self._wake.set()
+            self.waker.wake()
 
     def stop(self) -> None:
-        self._running = False
-        self._wake.set()
+        self.waker.stop()
 
     async def run(self) -> None:
-        self._running = True
-        while self._running:
+        self.waker.start()
+        while self.waker.running:
             try:
                 sent = await self.run_once()
             except asyncio.CancelledError:
@@ -75,9 +73,7 @@ class OutboxDispatcher:
                 sent = 0
             if sent:
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
-            self._wake.clear()
+            await self.waker.nap(self.poll_s)
 
     async def run_once(self) -> int:
         """Leases and sends what is due now; returns how many were attempted."""

@@ -17,7 +17,6 @@ one consumer group (a dead letter handed back) go to that group only.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 from itertools import groupby
@@ -25,6 +24,7 @@ from itertools import groupby
 from sqlalchemy import text
 
 from switchboard.bus import EventBus
+from switchboard.waker import Waker
 from tickets import Desk, mark_events_relayed, pending_events, prune_events
 
 log = logging.getLogger(__name__)
@@ -51,19 +51,17 @@ class EventRelay:
         self.keep_s = keep_s
         self.prune_every_s = prune_every_s
         self._pruned_at: float | None = None
-        self._wake = asyncio.Event()
-        self._running = False
+        self.waker = Waker()
 
     def wake(self) -> None:
-        self._wake.set()
+        self.waker.wake()
 
     def stop(self) -> None:
-        self._running = False
-        self._wake.set()
+        self.waker.stop()
 
     async def run(self) -> None:
-        self._running = True
-        while self._running:
+        self.waker.start()
+        while self.waker.running:
             try:
                 await self._maybe_prune()
                 relayed = await self.relay_once()
@@ -74,9 +72,7 @@ class EventRelay:
                 relayed = 0
             if relayed >= self.batch:
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
-            self._wake.clear()
+            await self.waker.nap(self.poll_s)
 
     async def _maybe_prune(self) -> None:
         now = asyncio.get_running_loop().time()

@@ -45,6 +45,10 @@ class ScriptedSender:
         return SendResult(external_id=f"SM{len(self.sent)}")
 
 
+# The demo's Repairs queue (id 1) as the default, so the demo agents see the tickets.
+REPAIRS = QueueRules([QueueConfig(1, "Repairs", is_default=True)])
+
+
 @pytest.fixture
 async def desk(database_url: str) -> AsyncIterator[Desk]:
     await seed_with_tokens(database_url)
@@ -53,7 +57,7 @@ async def desk(database_url: str) -> AsyncIterator[Desk]:
         db.session_factory(engine),
         RecordingPublisher(),
         Clock(),
-        choose_queue=QueueRules([QueueConfig(1, "Repairs", is_default=True)]),
+        choose_queue=REPAIRS,
     )
     yield desk
     await desk.close()
@@ -267,7 +271,7 @@ async def test_two_dispatchers_and_a_slow_provider_make_one_provider_call_per_re
     await seed_with_tokens(database_url)
     engines = [db.create_engine(database_url) for _ in range(2)]
     desks = [
-        Desk(db.session_factory(e), RecordingPublisher(), utc_now, choose_queue=QueueRules())
+        Desk(db.session_factory(e), RecordingPublisher(), utc_now, choose_queue=REPAIRS)
         for e in engines
     ]
     provider = SlowFirstProvider(slow_s=1.5)

@@ -20,7 +20,15 @@ from switchboard.relay import EventRelay
 from tests.conftest import Stack, require_redis
 from tests.helpers import Clock, eventually, inbound, seed_with_tokens
 from tests.switchboard.test_cli import run
-from tickets import Channel, Desk, Event, TicketCreated, parse_number, register_event
+from tickets import (
+    Channel,
+    Desk,
+    Event,
+    TicketCreated,
+    event_backlog,
+    parse_number,
+    register_event,
+)
 from tickets.models import DeadEvent, EventRecord
 
 
@@ -46,16 +54,7 @@ class Recorder:
 
 
 async def unrelayed(desk: Desk) -> int:
-    async with desk.sessions() as session:
-        return int(
-            (
-                await session.execute(
-                    select(func.count())
-                    .select_from(EventRecord)
-                    .where(EventRecord.relayed_at.is_(None))
-                )
-            ).scalar_one()
-        )
+    return await desk.read(event_backlog)
 
 
 async def test_a_publish_that_fails_after_commit_loses_no_event(database_url: str) -> None:
