@@ -356,12 +356,14 @@ class RedisBus:
         if not wires:
             return
         data = [_dumps(w) for w in wires]
-        await self._fan_out(keys=[self.groups_key], args=[self.stream_prefix, group or "", *data])
-        if group is None:
-            async with self.redis.pipeline(transaction=False) as pipe:
+        async with self.redis.pipeline(transaction=False) as pipe:  # one round trip
+            await self._fan_out(
+                keys=[self.groups_key], args=[self.stream_prefix, group or "", *data], client=pipe
+            )
+            if group is None:
                 for item in data:
                     pipe.publish(self.channel, item)
-                await pipe.execute()
+            await pipe.execute()
 
     async def start(self, *, consumers: bool = True) -> None:
         self._running = True

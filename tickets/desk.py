@@ -166,8 +166,7 @@ class Desk:
             await asyncio.shield(self._marker)
 
     async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.flush()
+        await self.flush()  # the marker logs its own failures and never raises
         if self.fast is not None:
             await self.fast.close()
 
