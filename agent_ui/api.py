@@ -39,6 +39,7 @@ from agent_ui.http import (
 )
 from agent_ui.openapi import build_document
 from agent_ui.routing_api import ROUTING_ROUTES
+from agent_ui.web.config import web_session
 from channels.events import AgentTyping
 from tickets import Channel, Event, TicketChanges, parse_number
 
@@ -265,13 +266,19 @@ def public_paths() -> set[tuple[str, str]]:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Bearer-token authentication for every non-public ``/api/v1`` route."""
+    """Bearer-token authentication for every non-public ``/api/v1`` route; the web app's
+    session cookie is accepted too (``agent_ui.web`` checked its CSRF token)."""
     resource = request.match_info.route.resource
     canonical = resource.canonical if resource is not None else request.path
     if not request.path.startswith("/api/") or (request.method, canonical) in public_paths():
         return await handler(request)
     check_request_text(request)
     header = request.headers.get("Authorization", "")
+    session = web_session(request)
+    if not header and session is not None:
+        # The web app's own calls: the session cookie (its CSRF token was checked).
+        request[STAFF_KEY] = session.staff
+        return await handler(request)
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>")

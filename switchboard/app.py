@@ -9,7 +9,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +20,19 @@ from agent_ui import DESK, api_routes, error_middleware
 from agent_ui.api import auth_middleware
 from agent_ui.context import ROUTING, SENDERS
 from agent_ui.http import Handler
+from agent_ui.panels import PANELS, PanelRegistry
+from agent_ui.web import (
+    WEB_CONFIG,
+    Limits,
+    LoginGuard,
+    MemoryCounter,
+    RedisCounter,
+    WebConfig,
+    page_errors,
+    security_headers,
+    session_middleware,
+    setup_web,
+)
 from channels import SenderRegistry
 from channels.webchat import (
     ChatLimits,
@@ -44,7 +57,15 @@ from switchboard.metrics import Metrics, check_access, start_listener
 from switchboard.ratelimit import RedisRateLimiter
 from switchboard.relay import EventRelay
 from switchboard.settings import Settings, SettingsError
-from tickets import Desk, Event, RetryPolicy, SlaClocks, SystemValue, bury_event
+from tickets import (
+    Desk,
+    Event,
+    RetryPolicy,
+    SlaClocks,
+    SystemValue,
+    bury_event,
+    business_time_zone,
+)
 
 log = logging.getLogger(__name__)
 
@@ -324,8 +345,28 @@ def _render_metrics(runtime: Runtime) -> web.Response:
     return runtime.metrics.render()
 
 
-async def index(request: web.Request) -> web.Response:
-    raise web.HTTPFound("/chat")
+async def make_web_config(runtime: Runtime, redis_prefix: str) -> WebConfig:
+    settings = runtime.settings
+    counter = (
+        RedisCounter(runtime.redis, redis_prefix) if runtime.redis is not None else MemoryCounter()
+    )
+    limits = Limits(
+        per_account=settings.login_failures_per_account,
+        per_address=settings.login_failures_per_address,
+        window_s=settings.login_lockout_minutes * 60.0,
+    )
+    public = settings.public_url or ""
+    return WebConfig(
+        secure_cookies=public.startswith("https://"),
+        idle=timedelta(minutes=settings.session_idle_minutes),
+        clients=ClientPolicy(
+            trusted_proxies=parse_networks((settings.trusted_proxies or "").split(",")),
+            public_url=settings.public_url,
+        ),
+        guard=LoginGuard(counter, limits),
+        time_zone=await runtime.desk.read(business_time_zone),
+        public_origin=public.rstrip("/") or None,
+    )
 
 
 def create_app(
@@ -345,9 +386,18 @@ def create_app(
         return await metrics_holder[0].middleware(request, handler)
 
     app = web.Application(
-        middlewares=[metrics_mw, error_middleware, auth_middleware], client_max_size=1024**2
+        middlewares=[
+            metrics_mw,
+            security_headers,
+            error_middleware,
+            page_errors,
+            session_middleware,
+            auth_middleware,
+        ],
+        client_max_size=1024**2,
     )
     app[SETTINGS] = settings
+    app[PANELS] = PanelRegistry()
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         runtime = await build_runtime(settings, clock=clock, redis_prefix=redis_prefix)
@@ -355,6 +405,7 @@ def create_app(
         app[DESK] = runtime.desk
         app[ROUTING] = runtime.routing
         app[SENDERS] = runtime.senders
+        app[WEB_CONFIG] = await make_web_config(runtime, redis_prefix)
         metrics_holder.append(runtime.metrics)
         await start_runtime(
             runtime, workers=settings.run_workers if workers is None else workers, timers=timers
@@ -376,10 +427,9 @@ def create_app(
 
     app.cleanup_ctx.append(lifecycle)
     app.cleanup_ctx.append(metrics_listener)
-    app.add_routes(
-        [web.get("/healthz", healthz), web.get("/metrics", metrics_view), web.get("/", index)]
-    )
+    app.add_routes([web.get("/healthz", healthz), web.get("/metrics", metrics_view)])
     app.add_routes(api_routes())
+    setup_web(app)
 
     app.router.add_route("GET", "/chat", _lazy(lambda a: a[RUNTIME].webchat.page))
     app.router.add_route("GET", "/chat/ws", _lazy(lambda a: a[RUNTIME].webchat.socket))

@@ -262,6 +262,41 @@ async def cmd_token_revoke(args: argparse.Namespace) -> None:
     print(f"token {args.id} revoked")
 
 
+async def cmd_session_list(args: argparse.Namespace) -> None:
+    async def work(session: AsyncSession) -> list[tickets.WebSession]:
+        user_id = await tickets.user_id_by_email(session, args.email)
+        return await tickets.sessions_of(session, user_id, utc_now())
+
+    found = await _with_session(_settings(args), work)
+    if not found:
+        print(f"no web sessions for {args.email.strip().lower()}")
+        return
+    print(f"{'ID':>6}  {'SIGNED IN':<23}  {'LAST SEEN':<23}  FROM")
+    for w in found:
+        print(f"{w.id:>6}  {_when(w.created_at):<23}  {_when(w.last_seen_at):<23}  {w.address}")
+
+
+async def cmd_session_end(args: argparse.Namespace) -> None:
+    ended = await _with_session(
+        _settings(args),
+        lambda s: tickets.end_session(s, args.id, tickets.Actor.system("cli"), utc_now()),
+    )
+    if not ended:
+        raise tickets.NotFound(f"no web session {args.id}")
+    print(f"web session {args.id} ended")
+
+
+async def cmd_session_end_all(args: argparse.Namespace) -> None:
+    async def work(session: AsyncSession) -> int:
+        user_id = await tickets.user_id_by_email(session, args.email)
+        return await tickets.end_sessions_of(
+            session, user_id, tickets.Actor.system("cli"), utc_now()
+        )
+
+    ended = await _with_session(_settings(args), work)
+    print(f"{ended} web session(s) of {args.email.strip().lower()} ended")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="switchboard", description="Switchboard contact center")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -341,6 +376,21 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("id", type=int)
     common(q)
     q.set_defaults(run=cmd_token_revoke)
+
+    p = sub.add_parser("session", help="web sign-in sessions (end one at once)")
+    ssub = p.add_subparsers(dest="session_command", required=True, metavar="SUBCOMMAND")
+    q = ssub.add_parser("list", help="a user's web sessions: id, signed in, last seen, from")
+    q.add_argument("email")
+    common(q)
+    q.set_defaults(run=cmd_session_list)
+    q = ssub.add_parser("end", help="end one web session by its id; the browser is out at once")
+    q.add_argument("id", type=int)
+    common(q)
+    q.set_defaults(run=cmd_session_end)
+    q = ssub.add_parser("end-all", help="end every web session of a user")
+    q.add_argument("email")
+    common(q)
+    q.set_defaults(run=cmd_session_end_all)
     return parser
 
 

@@ -96,6 +96,10 @@ class Settings:
     redis_socket_timeout_s: float = 5.0
     redis_connect_timeout_s: float = 2.0
     run_workers: bool = True
+    session_idle_minutes: int = 720
+    login_failures_per_account: int = 5
+    login_failures_per_address: int = 20
+    login_lockout_minutes: int = 15
     routing_refusal_cooldown_s: float = 600.0
     routing_reconcile_s: float = 60.0
 
