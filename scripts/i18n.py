@@ -28,7 +28,8 @@ LOCALE = ROOT / "agent_ui" / "locale"
 LANGUAGES = ("zh_CN", "en")
 DOMAINS: dict[str, list[str]] = {
     "base": ["agent_ui/templates/*.html", "agent_ui/web/*.py", "agent_ui/panels.py"],
-    "workspace": ["agent_ui/templates/agent/**/*.html", "agent_ui/web/workspace/**/*.py"],
+    "workspace": ["agent_ui/templates/agent/*.html", "agent_ui/web/workspace/**/*.py"],
+    "ticket": ["agent_ui/templates/agent/ticket/**/*.html", "agent_ui/web/ticket/**/*.py"],
     "wallboard": ["agent_ui/templates/supervisor/**/*.html", "agent_ui/web/wallboard/**/*.py"],
 }
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "false"}
