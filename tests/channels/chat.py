@@ -87,5 +87,7 @@ async def upload(
     sent = dict(headers or {})
     if key is not None:
         sent["X-Chat-Visitor"] = key
-    response: aiohttp.ClientResponse = await api.client.post("/chat/upload", data=form, headers=sent)
+    response: aiohttp.ClientResponse = await api.client.post(
+        "/chat/upload", data=form, headers=sent
+    )
     return response
