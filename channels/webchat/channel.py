@@ -15,14 +15,14 @@ Protocol (DESIGN.md), plus what a chat user expects:
 - server frames ``visitor`` (first, ``{"key": ...}``: the signed visitor key), ``message``
   (history first, then live; the visitor's own messages are echoed to all their tabs with
   their ``client_id``; ``author`` of an agent's message is the agent's display name, and
-``attachments`` carry a ``url`` only this visitor can load), ``typing`` (an agent is
-typing, with ``author``), ``hours`` (``open``, ``opens_at``: the offline notice),
-``wait`` (``position``, ``agents_online``, ``minutes``: while nobody has accepted),
-``agent`` (``name``: an agent took the chat; replaces the wait notice),
-``rating_request`` (the ticket was solved), ``rated``, ``contact_saved``, ``error``
-(``code``, ``message``, and ``retry_after`` in seconds when waiting helps). A refused
-frame never closes the socket; only a refused new visitor does (close code 1013, after
-its error frame).
+  ``attachments`` carry a ``url`` only this visitor can load), ``typing`` (an agent is
+  typing, with ``author``), ``hours`` (``open``, ``opens_at``: the offline notice),
+  ``wait`` (``position``, ``agents_online``, ``minutes``: while nobody has accepted),
+  ``agent`` (``name``: an agent took the chat; replaces the wait notice),
+  ``rating_request`` (the ticket was solved), ``rated``, ``contact_saved``, ``error``
+  (``code``, ``message``, and ``retry_after`` in seconds when waiting helps). A refused
+  frame never closes the socket; only a refused new visitor does (close code 1013, after
+  its error frame).
 
 The visitor: the signed key the page offers as a WebSocket subprotocol
 (``["switchboard.chat", "visitor.<key>"]``), else the cookie (never for the widget, whose
