@@ -5,6 +5,8 @@ ticket is solved. Any CSP violation or page error fails the test."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +15,28 @@ import pytest
 from tests.apphelpers import Api, start_api
 from tests.channels.chat import PNG
 from tests.conftest import Stack
-from tests.e2e.test_widget import ARGS, CHROMIUM, browser, pytestmark  # noqa: F401
+from tests.e2e.test_widget import ARGS, CHROMIUM
 from tests.helpers import eventually
 
 try:
-    from playwright.async_api import Browser, ConsoleMessage, Page, expect
+    from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
 except ImportError:  # pragma: no cover - the test extra installs it
-    pass
+    async_playwright = None  # type: ignore[assignment]
+
+pytestmark = pytest.mark.skipif(
+    async_playwright is None or not os.access(CHROMIUM, os.X_OK),
+    reason=f"needs Chromium at {CHROMIUM} and Playwright (see tests/e2e/test_widget.py)",
+)
 
 AGENT = "agent1@example.com"
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as pw:
+        launched = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield launched
+        await launched.close()
 
 
 async def open_chat(browser: Browser, api: Api, problems: list[str]) -> Page:
