@@ -96,6 +96,10 @@ async def test_unknown_bytes_are_octet_stream_served_as_a_download_and_stored_on
     assert served.headers["Content-Disposition"].startswith("attachment;")
     blobs = [p for p in (tmp_path / "blobs").rglob("*") if p.is_file()]
     assert len(blobs) == 1  # content-addressed: the same bytes are kept once
+    photo = b"\xff\xd8\xff\xe0" + b"\0" * (3 * 1024 * 1024)  # past the 1 MB JSON body limit
+    big = await upload(api, key, photo, "IMG_0001.JPG", "application/octet-stream")
+    assert big.status == 201, await big.text()
+    assert (await big.json())["attachments"][0]["content_type"] == "image/jpeg"
     await ws.close()
 
 
