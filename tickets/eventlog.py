@@ -38,7 +38,9 @@ async def record_events(
         # back without a RETURNING fetch (one trip to its thread fewer).
         conn = await session.connection() if isinstance(session, AsyncSession) else session
         result = await conn.execute(_INSERT_ONE, rows[0])
-        return stamp(events, [int(result.inserted_primary_key[0])])
+        key = result.inserted_primary_key
+        assert key is not None
+        return stamp(events, [int(key[0])])
     ids = (await session.execute(_INSERT_MANY, rows)).scalars().all()
     return stamp(events, ids)
 
