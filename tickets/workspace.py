@@ -16,7 +16,8 @@ Decisions where the issue is silent:
   and sort; anything else is ``Invalid``.
 - Search (``q``) finds a ticket number (``SB-1042``, ``1042``), a phone number in any
   spelling (normalized to E.164 by ``tickets.identity``, matched exactly), an email
-  (case-insensitive, exact when it is an address, else a substring), a customer name, a
+  (case-insensitive: exact when it is an address, and a substring of any customer's
+  email when the query has a letter or ``@``), a customer name, a
   subject or message text (substring, ``%``/``_`` taken literally). Substring search is
   ``LIKE`` on both databases (case folding: SQLite folds ASCII only); the knowledge room
   brings an index later.
@@ -154,6 +155,7 @@ def search_clause(q: str) -> ColumnElement[bool]:
     if "@" in text:
         with contextlib.suppress(InvalidAddress):
             addresses.append((Channel.EMAIL.value, normalize_email(text)))
+    if "@" in text or any(c.isalpha() for c in text):
         found.append(
             exists().where(
                 CustomerIdentity.customer_id == Ticket.customer_id,
