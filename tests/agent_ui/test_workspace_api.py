@@ -65,7 +65,7 @@ async def test_a_logged_call_becomes_a_ticket_of_the_existing_customer(api: Api)
                 AuditEntry.action == "ticket.created", AuditEntry.actor_kind == "user"
             )
         )
-        return [tuple(r) for r in rows.all()]  # type: ignore[misc]
+        return [(r[0], r[1], r[2]) for r in rows.all()]
 
     ((_action, actor, data),) = await api.runtime.desk.read(audit)
     assert actor == "agent1@example.com" and data["logged_by"] == "agent1@example.com"
