@@ -266,6 +266,7 @@ SCHEMAS: dict[str, Any] = {
             "priority": {"enum": PRIORITIES},
             "tags": {
                 "type": "array",
+                "maxItems": 50,
                 "items": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"},
             },
         },

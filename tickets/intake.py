@@ -75,6 +75,8 @@ MAX_TEXT = 20_000
 MAX_SUBJECT = 500
 MAX_NAME = 200
 MAX_KEY = 200
+MAX_EMAIL = 320
+MAX_PHONE = 40
 MAX_TAGS = 50
 ADDRESSED = {
     Channel.EMAIL: "email",
@@ -151,6 +153,8 @@ async def create_ticket(
     name = _required(new.customer_name, "customer.name", MAX_NAME)
     subject = _required(new.subject, "subject", MAX_SUBJECT)
     text = _required(new.text, "text", MAX_TEXT)
+    if len(new.email or "") > MAX_EMAIL or len(new.phone or "") > MAX_PHONE:
+        raise Invalid(f"an email is at most {MAX_EMAIL} characters, a phone {MAX_PHONE}")
     try:
         email = normalize_email(new.email) if new.email else None
         phone = normalize_phone(new.phone) if new.phone else None

@@ -148,8 +148,15 @@ class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
         Index("ix_tickets_customer_channel_status", "customer_id", "channel", "status"),
-        # The workspace's views: one queue's tickets of a status, by SLA due or activity.
-        Index("ix_tickets_queue_status_due", "queue_id", "status", "sla_due_at", "id"),
+        # The workspace's views read slices (queue, status, priority) in SLA or activity order.
+        Index(
+            "ix_tickets_queue_status_priority_due",
+            "queue_id",
+            "status",
+            "priority",
+            "sla_due_at",
+            "id",
+        ),
         Index("ix_tickets_queue_status_updated", "queue_id", "status", "updated_at", "id"),
         Index("ix_tickets_assignee_status_due", "assignee_id", "status", "sla_due_at", "id"),
     )

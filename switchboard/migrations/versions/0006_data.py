@@ -49,7 +49,8 @@ def upgrade() -> None:
     with op.batch_alter_table("tickets") as batch:
         batch.add_column(sa.Column("sla_due_at", sa.DateTime(timezone=True), nullable=True))
         batch.create_index(
-            "ix_tickets_queue_status_due", ["queue_id", "status", "sla_due_at", "id"]
+            "ix_tickets_queue_status_priority_due",
+            ["queue_id", "status", "priority", "sla_due_at", "id"],
         )
         batch.create_index(
             "ix_tickets_queue_status_updated", ["queue_id", "status", "updated_at", "id"]
@@ -134,7 +135,7 @@ def downgrade() -> None:
     with op.batch_alter_table("tickets") as batch:
         batch.drop_index("ix_tickets_assignee_status_due")
         batch.drop_index("ix_tickets_queue_status_updated")
-        batch.drop_index("ix_tickets_queue_status_due")
+        batch.drop_index("ix_tickets_queue_status_priority_due")
         batch.drop_column("sla_due_at")
     with op.batch_alter_table("users") as batch:
         batch.drop_column("time_zone")
