@@ -148,17 +148,25 @@ class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
         Index("ix_tickets_customer_channel_status", "customer_id", "channel", "status"),
-        # The workspace's views read slices (queue, status, priority) in SLA or activity order.
+        # The workspace's views: the tickets of the user's queues (or their own) by
+        # status in SLA order, with what the other filters and sorts read included, so
+        # PostgreSQL pages from the index alone.
         Index(
-            "ix_tickets_queue_status_priority_due",
+            "ix_tickets_queue_status_due",
             "queue_id",
             "status",
-            "priority",
             "sla_due_at",
             "id",
+            postgresql_include=["priority", "assignee_id", "solved_at", "updated_at"],
         ),
-        Index("ix_tickets_queue_status_updated", "queue_id", "status", "updated_at", "id"),
-        Index("ix_tickets_assignee_status_due", "assignee_id", "status", "sla_due_at", "id"),
+        Index(
+            "ix_tickets_assignee_status_due",
+            "assignee_id",
+            "status",
+            "sla_due_at",
+            "id",
+            postgresql_include=["priority", "updated_at"],
+        ),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     subject: Mapped[str] = mapped_column(String(500), default="")

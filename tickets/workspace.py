@@ -37,17 +37,14 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
     and_,
     case,
     exists,
     false,
     func,
-    literal,
     or_,
     select,
     true,
-    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -190,30 +187,17 @@ class _Key:
     kind: str  # "time", "int"
 
 
-@dataclass(frozen=True, slots=True)
-class _Columns:
-    """Where the sort keys are read from: the tickets table, or a union of slices."""
-
-    id: Any
-    due: Any
-    updated: Any
-    rank: Any
-
-
-TICKET_COLUMNS = _Columns(Ticket.id, Ticket.sla_due_at, Ticket.updated_at, _PRIORITY_ORDER)
-
-
-def _keys(sort: str, cols: _Columns = TICKET_COLUMNS) -> list[_Key]:
-    due = _Key(cols.due, False, True, "time")
+def _keys(sort: str) -> list[_Key]:
+    due = _Key(Ticket.sla_due_at, False, True, "time")
     if sort == "sla":
         keys = [due]
     elif sort == "priority":
-        keys = [_Key(cols.rank, False, False, "int"), due]
+        keys = [_Key(_PRIORITY_ORDER, False, False, "int"), due]
     elif sort == "activity":
-        keys = [_Key(cols.updated, True, False, "time")]
+        keys = [_Key(Ticket.updated_at, True, False, "time")]
     else:
         raise Invalid(f"unknown sort {sort!r}; one of {', '.join(SORTS)}")
-    last = _Key(cols.id, sort == "activity", False, "int")
+    last = _Key(Ticket.id, sort == "activity", False, "int")
     return [*keys, last]
 
 
@@ -331,76 +315,27 @@ def _preview(text: str | None) -> str:
     return flat if len(flat) <= PREVIEW_CHARS else flat[: PREVIEW_CHARS - 1] + "…"
 
 
-async def list_rows(
-    session: AsyncSession, tickets: Sequence[Ticket], now: datetime
-) -> list[dict[str, Any]]:
-    """What a ticket list shows per ticket, in the order given, in four queries."""
-    ids = [t.id for t in tickets]
-    if not ids:
-        return []
-    queue_ids = {t.queue_id for t in tickets if t.queue_id is not None}
-    user_ids = {t.assignee_id for t in tickets if t.assignee_id is not None}
-    queues: dict[int, str] = {}
-    if queue_ids:
-        rows = await session.execute(select(Queue.id, Queue.name).where(Queue.id.in_(queue_ids)))
-        queues = {qid: name for qid, name in rows.all()}
-    users: dict[int, tuple[str, str]] = {}
-    if user_ids:
-        found = await session.execute(
-            select(User.id, User.email, User.name).where(User.id.in_(user_ids))
-        )
-        users = {uid: (mail, name) for uid, mail, name in found.all()}
-    names = dict(
-        (
-            await session.execute(
-                select(Customer.id, Customer.name).where(
-                    Customer.id.in_({t.customer_id for t in tickets})
-                )
-            )
-        ).all()
-    )
-    latest = (
-        select(func.max(Message.id)).where(Message.ticket_id.in_(ids)).group_by(Message.ticket_id)
-    )
-    previews: dict[int, tuple[str, str, datetime]] = {
-        ticket_id: (text, direction, at)
-        for ticket_id, text, direction, at in (
-            await session.execute(
-                select(
-                    Message.ticket_id,
-                    func.substr(Message.text, 1, PREVIEW_CHARS * 2),
-                    Message.direction,
-                    Message.created_at,
-                ).where(Message.id.in_(latest))
-            )
-        ).all()
+def _row(t: Ticket, extra: Any, now: datetime) -> dict[str, Any]:
+    queue, email, assignee_name, customer_name, preview, direction, at = extra
+    return {
+        "number": t.number,
+        "subject": t.subject,
+        "status": t.status,
+        "priority": t.priority,
+        "channel": t.channel,
+        "language": t.language,
+        "queue": queue,
+        "assignee": email,
+        "assignee_name": assignee_name,
+        "customer": {"id": t.customer_id, "name": customer_name or ""},
+        "last_message": None
+        if direction is None
+        else {"preview": _preview(preview), "direction": direction, "at": _iso(at)},
+        "created_at": _iso(t.created_at),
+        "updated_at": _iso(t.updated_at),
+        "sla_due_at": _iso(t.sla_due_at),
+        "sla": sla_summary(t.sla, now),
     }
-    out = []
-    for t in tickets:
-        assignee = users.get(t.assignee_id) if t.assignee_id else None
-        last = previews.get(t.id)
-        out.append(
-            {
-                "number": t.number,
-                "subject": t.subject,
-                "status": t.status,
-                "priority": t.priority,
-                "channel": t.channel,
-                "language": t.language,
-                "queue": queues.get(t.queue_id) if t.queue_id else None,
-                "assignee": assignee[0] if assignee else None,
-                "assignee_name": assignee[1] if assignee else None,
-                "customer": {"id": t.customer_id, "name": names.get(t.customer_id, "")},
-                "last_message": None
-                if last is None
-                else {"preview": _preview(last[0]), "direction": last[1], "at": _iso(last[2])},
-                "created_at": _iso(t.created_at),
-                "updated_at": _iso(t.updated_at),
-                "sla_due_at": _iso(t.sla_due_at),
-                "sla": sla_summary(t.sla, now),
-            }
-        )
-    return out
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -408,125 +343,6 @@ def _iso(value: datetime | None) -> str | None:
 
 
 # -- the read models -----------------------------------------------------------------
-
-
-MAX_SLICES = 160
-"""Beyond this many slices (an admin over every queue) one plain query is cheaper."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Slice:
-    """Tickets of one owner (a queue, or the assignee for ``mine``), one status and, for
-    the SLA and priority sorts, one priority: an index hands each out already in order."""
-
-    where: tuple[ColumnElement[bool], ...]
-    rank: int | None
-
-
-async def _slices(
-    session: AsyncSession, staff: StaffUser, view: str, sort: str, now: datetime
-) -> list[_Slice] | None:
-    """The view as disjoint slices, or None when it is better read in one query."""
-    extra: tuple[ColumnElement[bool], ...] = ()
-    statuses: Sequence[str] = UNFINISHED
-    if view == "unassigned":
-        extra = (Ticket.assignee_id.is_(None),)
-    elif view in (TicketStatus.PENDING.value, TicketStatus.WAITING_PARTS.value):
-        statuses = (view,)
-    elif view == "solved":
-        statuses, extra = SOLVED, (Ticket.solved_at >= now - SOLVED_WINDOW,)
-    elif view not in ("mine", "open"):
-        return None
-    owners: list[ColumnElement[bool]]
-    if view == "mine":
-        owners = [Ticket.assignee_id == staff.id]
-    elif staff.role is Role.ADMIN:
-        queue_ids = (await session.execute(select(Queue.id).order_by(Queue.id))).scalars()
-        owners = [Ticket.queue_id.is_(None), *(Ticket.queue_id == q for q in queue_ids)]
-    else:
-        owners = [Ticket.queue_id == q for q in sorted(staff.queue_ids)]
-    ranks: Sequence[tuple[str, int] | None] = (
-        [None] if sort == "activity" else list(PRIORITY_RANK.items())
-    )
-    if len(owners) * len(statuses) * len(ranks) > MAX_SLICES:
-        return None
-    return [
-        _Slice(
-            (
-                owner,
-                Ticket.status == status,
-                *extra,
-                *(() if rank is None else (Ticket.priority == rank[0],)),
-            ),
-            None if rank is None else rank[1],
-        )
-        for owner in owners
-        for status in statuses
-        for rank in ranks
-    ]
-
-
-def _slice_query(
-    part: _Slice, sort: str, after: list[Any] | None, limit: int
-) -> Select[Any] | None:
-    """One slice's first ``limit`` rows after the cursor, in the index's order; None
-    when the whole slice lies before the cursor."""
-    rank = _PRIORITY_ORDER if part.rank is None else literal(part.rank)
-    keys = _keys(sort)
-    wheres = list(part.where)
-    if sort == "priority" and part.rank is not None:
-        keys = keys[1:]  # one priority per slice: (due, id) orders it
-        if after is not None:
-            if part.rank < after[0]:
-                return None
-            after = after[1:] if part.rank == after[0] else None
-    if after is not None:
-        wheres.append(_after(keys, after))
-    inner = (
-        select(
-            Ticket.id.label("id"),
-            Ticket.sla_due_at.label("due"),
-            Ticket.updated_at.label("updated"),
-            rank.label("rank"),
-        )
-        .where(*wheres)
-        .order_by(*_order_by(keys))
-        .limit(limit)
-        .subquery()
-    )
-    return select(inner)
-
-
-async def _page_ids(
-    session: AsyncSession,
-    staff: StaffUser,
-    view: str,
-    sort: str,
-    q: str | None,
-    after: list[Any] | None,
-    limit: int,
-    now: datetime,
-) -> list[int]:
-    """The ids of the page, in order. Without a search, the view's slices are each read
-    in index order and merged (a few hundred index entries instead of sorting every
-    ticket of the user's queues); with one, or too many slices, one plain query."""
-    slices = None if q else await _slices(session, staff, view, sort, now)
-    if slices is None:
-        keys = _keys(sort)
-        query = select(Ticket.id).where(view_clause(staff, view, now))
-        if q:
-            query = query.where(search_clause(q))
-        if after is not None:
-            query = query.where(_after(keys, after))
-        query = query.order_by(*_order_by(keys)).limit(limit)
-        return list((await session.execute(query)).scalars())
-    parts = [p for p in (_slice_query(s, sort, after, limit) for s in slices) if p is not None]
-    if not parts:
-        return []
-    merged = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
-    cols = _Columns(merged.c.id, merged.c.due, merged.c.updated, merged.c.rank)
-    query = select(merged.c.id).order_by(*_order_by(_keys(sort, cols))).limit(limit)
-    return list((await session.execute(query)).scalars())
 
 
 async def list_view(
@@ -541,39 +357,73 @@ async def list_view(
     now: datetime | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of a view (``VIEWS`` or ``"all"``), optionally narrowed by a search, and
-    the cursor of the next page (None on the last). Rows are ``list_rows`` dicts."""
+    the cursor of the next page (None on the last).
+
+    One round trip: the page's ids come from the view's index alone on PostgreSQL (the
+    columns other views and sorts read are included in it), then only those tickets are
+    read with their queue, assignee, customer name and latest message."""
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid(f"limit must be between 1 and {MAX_LIMIT}")
     at = now or datetime.now(UTC)
-    view_clause(staff, view, at)  # refuses an unknown view
-    _keys(sort)  # and an unknown sort
-    after = decode_cursor(cursor, view, sort) if cursor else None
-    ids = await _page_ids(session, staff, view, sort, q, after, limit + 1, at)
-    found = {
-        t.id: t for t in (await session.execute(select(Ticket).where(Ticket.id.in_(ids)))).scalars()
-    }
-    rows = [found[i] for i in ids if i in found]
+    keys = _keys(sort)
+    page_ids = select(Ticket.id).where(view_clause(staff, view, at))
+    if q:
+        page_ids = page_ids.where(search_clause(q))
+    if cursor:
+        page_ids = page_ids.where(_after(keys, decode_cursor(cursor, view, sort)))
+    page_ids = page_ids.order_by(*_order_by(keys)).limit(limit + 1)
+    latest = (
+        select(func.max(Message.id))
+        .where(Message.ticket_id == Ticket.id)
+        .correlate(Ticket)
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            Ticket,
+            Queue.name,
+            User.email,
+            User.name,
+            Customer.name,
+            func.substr(Message.text, 1, PREVIEW_CHARS * 2),
+            Message.direction,
+            Message.created_at,
+        )
+        .join(Customer, Customer.id == Ticket.customer_id)
+        .outerjoin(Queue, Queue.id == Ticket.queue_id)
+        .outerjoin(User, User.id == Ticket.assignee_id)
+        .outerjoin(Message, Message.id == latest)
+        .where(Ticket.id.in_(page_ids.scalar_subquery()))
+        .order_by(*_order_by(keys))
+    )
+    rows = (await session.execute(query)).all()
     page, more = rows[:limit], len(rows) > limit
-    next_cursor = encode_cursor(view, sort, _key_values(sort, page[-1])) if more else None
-    return await list_rows(session, page, at), next_cursor
+    next_cursor = encode_cursor(view, sort, _key_values(sort, page[-1][0])) if more else None
+    return [_row(r[0], r[1:], at) for r in page], next_cursor
 
 
 async def view_counts(
     session: AsyncSession, staff: StaffUser, *, now: datetime | None = None
 ) -> dict[str, int]:
-    """How many tickets each view holds for this user, in one query."""
+    """How many tickets each view holds for this user: one query over their queues, one
+    over their own tickets (each answered from an index on PostgreSQL)."""
     at = now or datetime.now(UTC)
+    queued = [v for v in VIEWS if v != "mine"]
     columns = [
         func.coalesce(func.sum(case((view_clause(staff, v, at), 1), else_=0)), 0).label(v)
-        for v in VIEWS
+        for v in queued
     ]
     relevant = or_(
         Ticket.status.in_(UNFINISHED),
         and_(Ticket.status.in_(SOLVED), Ticket.solved_at >= at - SOLVED_WINDOW),
     )
-    scope = or_(_in_my_queues(staff), Ticket.assignee_id == staff.id)
-    row = (await session.execute(select(*columns).where(relevant, scope))).one()
-    return {v: int(row[i] or 0) for i, v in enumerate(VIEWS)}
+    row = (await session.execute(select(*columns).where(_in_my_queues(staff), relevant))).one()
+    mine = await session.scalar(
+        select(func.count()).select_from(Ticket).where(view_clause(staff, "mine", at))
+    )
+    counts = {"mine": int(mine or 0)}
+    counts.update({v: int(row[i] or 0) for i, v in enumerate(queued)})
+    return counts
 
 
 __all__ = [

@@ -48,16 +48,18 @@ def upgrade() -> None:
         batch.add_column(sa.Column("time_zone", sa.String(length=64), nullable=True))
     with op.batch_alter_table("tickets") as batch:
         batch.add_column(sa.Column("sla_due_at", sa.DateTime(timezone=True), nullable=True))
-        batch.create_index(
-            "ix_tickets_queue_status_priority_due",
-            ["queue_id", "status", "priority", "sla_due_at", "id"],
-        )
-        batch.create_index(
-            "ix_tickets_queue_status_updated", ["queue_id", "status", "updated_at", "id"]
-        )
-        batch.create_index(
-            "ix_tickets_assignee_status_due", ["assignee_id", "status", "sla_due_at", "id"]
-        )
+    op.create_index(
+        "ix_tickets_queue_status_due",
+        "tickets",
+        ["queue_id", "status", "sla_due_at", "id"],
+        postgresql_include=["priority", "assignee_id", "solved_at", "updated_at"],
+    )
+    op.create_index(
+        "ix_tickets_assignee_status_due",
+        "tickets",
+        ["assignee_id", "status", "sla_due_at", "id"],
+        postgresql_include=["priority", "updated_at"],
+    )
     with op.batch_alter_table("messages") as batch:
         batch.drop_index("ix_messages_ticket_id")
         batch.create_index("ix_messages_ticket_id_id", ["ticket_id", "id"])
@@ -134,8 +136,7 @@ def downgrade() -> None:
         batch.create_index("ix_messages_ticket_id", ["ticket_id"])
     with op.batch_alter_table("tickets") as batch:
         batch.drop_index("ix_tickets_assignee_status_due")
-        batch.drop_index("ix_tickets_queue_status_updated")
-        batch.drop_index("ix_tickets_queue_status_priority_due")
+        batch.drop_index("ix_tickets_queue_status_due")
         batch.drop_column("sla_due_at")
     with op.batch_alter_table("users") as batch:
         batch.drop_column("time_zone")
