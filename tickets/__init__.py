@@ -8,10 +8,11 @@ transaction the ``Desk`` owns, and receive the returned events through the bus a
 relay has read them from the event outbox.
 
 Inside, the room is split by idea: ``ingest/`` (threading and identity for inbound
-messages), ``sla/`` (calendars and clocks), ``services`` (staff verbs), ``views``
-(read models), ``directory`` (read-only views for routing), ``outbox`` (outbound
-delivery), ``eventlog`` (the transactional event outbox), ``status`` (every status set
-and the transition table).
+messages), ``sla/`` (calendars and clocks), ``services`` (staff verbs), ``intake``
+(tickets opened by hand or through the API), ``views`` (read models), ``workspace``
+(the agent workspace's views, counts and search), ``directory`` (read-only views for
+routing), ``outbox`` (outbound delivery), ``eventlog`` (the transactional event
+outbox), ``status`` (every status set and the transition table).
 """
 
 from tickets.audit import record as record_audit
