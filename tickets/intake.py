@@ -167,9 +167,9 @@ async def create_ticket(
         priority = Priority(new.priority or Priority.NORMAL.value)
     except ValueError as err:
         raise Invalid(f"unknown priority {new.priority!r}") from err
-    tags = sorted({_clean_tag(t) for t in new.tags})
-    if len(tags) > MAX_TAGS:
+    if len(new.tags) > MAX_TAGS:
         raise Invalid(f"at most {MAX_TAGS} tags")
+    tags = sorted({_clean_tag(t) for t in new.tags})
 
     fingerprint = new.fingerprint()
     if idempotency_key is not None:
