@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import tickets
 from tests.apphelpers import Api, start_api
 from tests.conftest import Stack
-from tests.helpers import email, inbound
+from tests.helpers import email, eventually, inbound
 from tickets.contracts import Channel
 from tickets.models import AuditEntry, Message, Ticket
 
@@ -315,3 +315,17 @@ async def test_the_openapi_document_has_the_new_routes(api: Api) -> None:
     assert {"name": "Idempotency-Key", "in": "header"}.items() <= create["parameters"][0].items()
     assert doc["paths"]["/api/v1/customers/{id}/unmerge"]["post"]["requestBody"]
     assert "/api/v1/views/{view}" in doc["paths"] and "/api/v1/views" in doc["paths"]
+
+
+async def test_routing_assigns_a_ticket_opened_by_hand(api: Api) -> None:
+    """An SMS ticket is pushed to an online agent of its queue (chat and calls are
+    offered); either way routing saw the ``TicketCreated``."""
+    a1 = "agent1@example.com"
+    await api.send("POST", "/api/v1/presence", {"status": "online"}, who=a1)
+    status, ticket, _ = await post_ticket(api, NEW, who="supervisor@example.com")
+    assert status == 201 and ticket["queue"] == "Repairs"
+
+    async def assignee() -> Any:
+        return (await api.get(f"/api/v1/tickets/{ticket['number']}"))["assignee"]
+
+    assert await eventually(assignee) == a1
