@@ -80,6 +80,17 @@ from tickets.ingest import IngestResult, QueueChooser, ingest
 from tickets.language import detect_language
 from tickets.models import Base, SystemValue, format_number, parse_id, parse_number
 from tickets.outbox import RetryPolicy, lease_due, mark_failed, mark_sent, record_delivery
+from tickets.reports import (
+    HourlyVolume,
+    ResponseBucket,
+    SlaRisk,
+    business_day_start,
+    first_response_histogram,
+    sla_at_risk,
+    solved_since,
+    staff_names,
+    volume_by_hour,
+)
 from tickets.services import (
     TicketChanges,
     Written,
@@ -163,6 +174,7 @@ __all__ = [
     "EventHandler",
     "EventPublisher",
     "Forbidden",
+    "HourlyVolume",
     "InboundMessage",
     "IngestResult",
     "Invalid",
@@ -177,10 +189,12 @@ __all__ = [
     "QueueChooser",
     "QueueMemberRef",
     "QueueRef",
+    "ResponseBucket",
     "RetryPolicy",
     "Role",
     "SlaBreached",
     "SlaClocks",
+    "SlaRisk",
     "SlaStarted",
     "SlaWarning",
     "StaffChanged",
@@ -205,6 +219,7 @@ __all__ = [
     "assign",
     "authenticate_token",
     "bury_event",
+    "business_day_start",
     "business_time_zone",
     "channel_address",
     "create_token",
@@ -218,6 +233,7 @@ __all__ = [
     "ensure_queue",
     "event_backlog",
     "event_from_dict",
+    "first_response_histogram",
     "format_number",
     "identity_channel",
     "inbound_message",
@@ -255,8 +271,11 @@ __all__ = [
     "session_for_token",
     "sessions_of",
     "set_queue_members",
+    "sla_at_risk",
+    "solved_since",
     "staff_for_password",
     "staff_for_token",
+    "staff_names",
     "start_session",
     "storable_text",
     "ticket_detail",
@@ -264,4 +283,5 @@ __all__ = [
     "touch_session",
     "update_ticket",
     "user_id_by_email",
+    "volume_by_hour",
 ]
