@@ -275,4 +275,16 @@ async def test_the_agents_table_shows_load_offers_and_solved_today(board: Board)
     assert 'href="/agent/tickets/' + chat.number in row
     assert number_in(row, "wb-solved") == 0
     tiles = await board.text("/supervisor/fragments/tiles")
-    assert number_in(tile(tiles, "channel", "webchat"), "wb-online") == 1
+    webchat = tile(tiles, "channel", "webchat")
+    assert number_in(webchat, "wb-online") == 1
+    # an offered chat still waits for a person until it is accepted
+    assert number_in(webchat, "wb-waiting") == 1 and number_in(webchat, "wb-offered") == 1
+    agent1 = auth(board.tokens["agent1@example.com"])
+    (offer,) = (await (await board.client.get("/api/v1/offers", headers=agent1)).json())["offers"]
+    accepted = await board.client.post(f"/api/v1/offers/{offer['id']}/accept", headers=agent1)
+    assert accepted.status == 200
+    tiles = await board.text("/supervisor/fragments/tiles")
+    assert number_in(tile(tiles, "channel", "webchat"), "wb-waiting") == 0
+    html = await board.text("/supervisor/fragments/agents")
+    row = re.search(r'<tr data-agent="agent1@example.com">.*?</tr>', html, re.S)
+    assert row and chat.number not in row.group(0) and "Web chat 1/" in row.group(0)

@@ -5,7 +5,12 @@ Occupancy is the load of the online agents over their capacity (per queue: over 
 channel; per channel: on that channel). Away and offline agents carry load (a mail they
 keep) but offer no room, so they count in neither side. A queue's waiting work includes
 work on every channel; a channel tile sums that channel over the visible queues. Refused
-work is work every able agent turned down (it waits for its next round)."""
+work is work every able agent turned down (it waits for its next round).
+
+Waiting counts the work still queued and the work offered but not yet accepted: the
+customer of an offered chat still waits for a person, so the count falls when an agent
+accepts, not when routing picks one. The longest wait is that of the queued work (an
+offer is at most its time-out old)."""
 
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ class Tile:
     load: int = 0
     capacity: int = 0
     refused: int = 0
+    offered: int = 0
     now: float = 0.0
 
     @property
@@ -108,6 +114,10 @@ def queue_tiles(board: BoardState, scope: Scope) -> list[Tile]:
     for queue_id in board.refused.values():
         if queue_id in tiles:
             tiles[queue_id].refused += 1
+    for offer in board.offers:
+        if offer.queue_id in tiles:
+            tiles[offer.queue_id].waiting += 1
+            tiles[offer.queue_id].offered += 1
     return list(tiles.values())
 
 
@@ -115,11 +125,15 @@ def channel_tiles(board: BoardState, scope: Scope) -> list[Tile]:
     agents = visible_agents(board, scope)
     waiting = [i for i in board.waiting if scope.sees_queue(i.queue_id)]
     codes = {ch for a in agents for ch, cap in a.capacity.items() if cap > 0}
-    codes |= {i.channel for i in waiting}
+    offers = [o for o in board.offers if scope.sees_queue(o.queue_id)]
+    codes |= {i.channel for i in waiting} | {o.channel for o in offers}
     ordered = sorted(codes, key=lambda c: (CHANNEL_ORDER.index(c) if c in CHANNEL_ORDER else 99, c))
     tiles = {c: Tile(c, labels.channel(c), now=board.now) for c in ordered}
     for item in waiting:
         tiles[item.channel].add_wait(item)
+    for offer in offers:
+        tiles[offer.channel].waiting += 1
+        tiles[offer.channel].offered += 1
     for agent in agents:
         for code, cap in agent.capacity.items():
             if cap > 0 and code in tiles:
