@@ -63,9 +63,14 @@ function span(seconds) {
   const s = Math.trunc(seconds);
   const a = Math.abs(s);
   const two = (n) => String(n).padStart(2, "0");
-  const text = a >= 3600
-    ? `${Math.floor(a / 3600)}:${two(Math.floor((a % 3600) / 60))}:${two(a % 60)}`
-    : `${Math.floor(a / 60)}:${two(a % 60)}`;
+  let text;
+  if (a >= 86400) {
+    text = `${Math.floor(a / 86400)}d ${Math.floor((a % 86400) / 3600)}h`;
+  } else if (a >= 3600) {
+    text = `${Math.floor(a / 3600)}h ${two(Math.floor((a % 3600) / 60))}m`;
+  } else {
+    text = `${Math.floor(a / 60)}:${two(a % 60)}`;
+  }
   return (s < 0 ? "-" : "") + text;
 }
 
@@ -99,8 +104,13 @@ function draw(id, opts, data) {
 }
 
 function drawVolume(v) {
+  const el = document.getElementById("wb-volume");
+  const zone = el && el.dataset.zone;
+  const tzDate = zone && window.uPlot.tzDate
+    ? (ts) => window.uPlot.tzDate(new Date(ts * 1e3), zone) : undefined;
   const series = v.series.length ? v.series : [{ label: "", counts: v.hours.map(() => 0) }];
   draw("wb-volume", {
+    ...(tzDate ? { tzDate } : {}),
     series: [{}, ...series.map((s, i) => ({
       label: s.label, stroke: COLORS[i % COLORS.length], width: 2,
       points: { show: true, size: 4 },
@@ -115,6 +125,7 @@ function drawResponses(f) {
   const bars = window.uPlot.paths && window.uPlot.paths.bars
     ? window.uPlot.paths.bars({ size: [0.7, 60] }) : undefined;
   draw("wb-frt", {
+    legend: { show: false },
     series: [{ value: (u, i) => (i == null ? "" : f.buckets[i] ?? "") },
       { label: f.series, stroke: COLORS[0], fill: "rgba(31,111,235,0.35)", paths: bars,
         points: { show: false } }],

@@ -211,7 +211,11 @@ async def test_actions_need_csrf_go_through_the_services_and_are_audited(board: 
     (updated,) = await _audit(board, "ticket.updated")
     assert updated.actor_label == "supervisor@example.com"
     assert updated.data["assignee"] == "agent1@example.com"
-    assert updated.data["reason"] == "supervisor"
+    assert updated.data["reason"] == "manual"  # the REST PATCH's; routing follows it
+    agents = {a["email"]: a for a in (await board.api("/api/v1/agents"))["agents"]}
+    assert agents["agent1@example.com"]["load"]["sms"] == 1  # routing holds it for agent1
+    queues = {q["name"]: q for q in (await board.api("/api/v1/queues"))["queues"]}
+    assert queues["Repairs"]["depth"] == 0
 
     stranger = await board.client.post(
         "/supervisor/actions/assign",
@@ -284,7 +288,9 @@ async def test_the_agents_table_shows_load_offers_and_solved_today(board: Board)
     accepted = await board.client.post(f"/api/v1/offers/{offer['id']}/accept", headers=agent1)
     assert accepted.status == 200
     tiles = await board.text("/supervisor/fragments/tiles")
-    assert number_in(tile(tiles, "channel", "webchat"), "wb-waiting") == 0
+    webchat = tile(tiles, "channel", "webchat")
+    assert number_in(webchat, "wb-waiting") == 0
+    assert number_in(webchat, "wb-occupancy") == 33  # one chat of agent1's three
     html = await board.text("/supervisor/fragments/agents")
     row = re.search(r'<tr data-agent="agent1@example.com">.*?</tr>', html, re.S)
     assert row and chat.number not in row.group(0) and "Web chat 1/" in row.group(0)

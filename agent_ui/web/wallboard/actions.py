@@ -26,6 +26,9 @@ from agent_ui.web.wallboard.scope import Scope, scope_of
 from routing.state import PRESENCES, AgentInfo
 
 REASON = "supervisor"
+"""The presence change's reason, as the REST API's supervisor route gives it. Ticket
+changes keep the service's default reason ("manual"): routing follows a hand-made
+assignment by that reason (it holds the ticket for the agent and withdraws any offer)."""
 
 
 async def _form(request: web.Request, *names: str) -> dict[str, str]:
@@ -61,9 +64,7 @@ async def _change(
     request: web.Request, scope: Scope, number: str, changes: tickets.TicketChanges
 ) -> None:
     async def work(session: AsyncSession, now: datetime) -> tuple[None, tuple[tickets.Event, ...]]:
-        written = await tickets.update_ticket(
-            session, scope.staff, number, changes, now, reason=REASON
-        )
+        written = await tickets.update_ticket(session, scope.staff, number, changes, now)
         return None, written.events
 
     await request.app[DESK].write(work)

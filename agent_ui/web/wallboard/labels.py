@@ -47,5 +47,5 @@ def duration(seconds: int) -> str:
 
 def bucket(lower: int | None, upper: int | None) -> str:
     if upper is None:
-        return _("over {bound}").format(bound=duration(lower or 0))
-    return _("under {bound}").format(bound=duration(upper))
+        return _("≥ {bound}").format(bound=duration(lower or 0))
+    return _("< {bound}").format(bound=duration(upper))

@@ -13,7 +13,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import tickets
-from agent_ui.context import DESK, ROUTING
+from agent_ui.context import DESK, ROUTING, SENDERS
 from agent_ui.web.i18n import _
 from agent_ui.web.render import render
 from agent_ui.web.wallboard import labels
@@ -58,12 +58,16 @@ def _choices(board: BoardState, scope: Scope) -> dict[str, Any]:
     return {"queues": [q.name for q in queues], "members": members}
 
 
-def _context(board: BoardState, scope: Scope, reads: Reads) -> dict[str, Any]:
+def _configured(request: web.Request) -> set[str]:
+    return {c.value for c in request.app[SENDERS].channels()}
+
+
+def _context(request: web.Request, board: BoardState, scope: Scope, reads: Reads) -> dict[str, Any]:
     return {
-        "queue_tiles": queue_tiles(board, scope),
-        "channel_tiles": channel_tiles(board, scope),
+        "queue_tiles": queue_tiles(board, scope, _configured(request)),
+        "channel_tiles": channel_tiles(board, scope, _configured(request)),
         "sla_rows": reads.sla,
-        "agents": agent_rows(board, scope, reads.names, reads.solved),
+        "agents": agent_rows(board, scope, reads.names, reads.solved, _configured(request)),
         "now_s": board.now,
         "labels": labels,
         "presences": ("online", "away", "offline"),
@@ -74,7 +78,7 @@ def _context(board: BoardState, scope: Scope, reads: Reads) -> dict[str, Any]:
 async def _everything(request: web.Request) -> dict[str, Any]:
     scope = scope_of(request)
     board = await board_state(request.app[ROUTING])
-    return _context(board, scope, await _reads(request, scope, board))
+    return _context(request, board, scope, await _reads(request, scope, board))
 
 
 async def wallboard_page(request: web.Request) -> web.Response:
@@ -85,8 +89,8 @@ async def tiles_fragment(request: web.Request) -> web.Response:
     scope = scope_of(request)
     board = await board_state(request.app[ROUTING])
     context = {
-        "queue_tiles": queue_tiles(board, scope),
-        "channel_tiles": channel_tiles(board, scope),
+        "queue_tiles": queue_tiles(board, scope, _configured(request)),
+        "channel_tiles": channel_tiles(board, scope, _configured(request)),
         "now_s": board.now,
     }
     return await render(request, "supervisor/_tiles.html", context)

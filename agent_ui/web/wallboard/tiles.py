@@ -84,12 +84,11 @@ def _presence(board: BoardState, agent_id: int) -> str:
     return live.presence if live else "offline"
 
 
-def _count_agent(tile: Tile, board: BoardState, agent: AgentInfo, channel: str | None) -> None:
+def _count_agent(tile: Tile, board: BoardState, agent: AgentInfo, channels: list[str]) -> None:
     presence = _presence(board, agent.id)
     if presence == "online":
         tile.online += 1
         live = board.live[agent.id]
-        channels = [channel] if channel else list(agent.capacity)
         tile.load += sum(live.load.get(ch, 0) for ch in channels)
         tile.capacity += sum(agent.capacity.get(ch, 0) for ch in channels)
     elif presence == "away":
@@ -98,7 +97,9 @@ def _count_agent(tile: Tile, board: BoardState, agent: AgentInfo, channel: str |
         tile.offline += 1
 
 
-def queue_tiles(board: BoardState, scope: Scope) -> list[Tile]:
+def queue_tiles(board: BoardState, scope: Scope, configured: set[str]) -> list[Tile]:
+    """Occupancy counts the channels the server answers on, and any channel that holds
+    work right now (capacity on a channel nobody can reach would dilute it)."""
     queues = sorted(
         (q for q in board.queues.values() if scope.sees_queue(q.id)),
         key=lambda q: (q.position, q.name),
@@ -108,9 +109,12 @@ def queue_tiles(board: BoardState, scope: Scope) -> list[Tile]:
         if item.queue_id in tiles:
             tiles[item.queue_id].add_wait(item)
     for agent in board.agents.values():
+        live = board.live.get(agent.id)
+        load = live.load if live else {}
+        channels = [c for c in agent.capacity if c in configured or load.get(c)]
         for queue_id in agent.queues:
             if queue_id in tiles:
-                _count_agent(tiles[queue_id], board, agent, None)
+                _count_agent(tiles[queue_id], board, agent, channels)
     for queue_id in board.refused.values():
         if queue_id in tiles:
             tiles[queue_id].refused += 1
@@ -121,12 +125,19 @@ def queue_tiles(board: BoardState, scope: Scope) -> list[Tile]:
     return list(tiles.values())
 
 
-def channel_tiles(board: BoardState, scope: Scope) -> list[Tile]:
+def channel_tiles(board: BoardState, scope: Scope, configured: set[str]) -> list[Tile]:
+    """A tile per channel this server can answer on (``configured``), and per other
+    channel while it has waiting, offered or held work."""
     agents = visible_agents(board, scope)
     waiting = [i for i in board.waiting if scope.sees_queue(i.queue_id)]
-    codes = {ch for a in agents for ch, cap in a.capacity.items() if cap > 0}
     offers = [o for o in board.offers if scope.sees_queue(o.queue_id)]
-    codes |= {i.channel for i in waiting} | {o.channel for o in offers}
+    busy = {
+        ch
+        for a in agents
+        for ch, n in (board.live[a.id].load if a.id in board.live else {}).items()
+        if n
+    }
+    codes = set(configured) | busy | {i.channel for i in waiting} | {o.channel for o in offers}
     ordered = sorted(codes, key=lambda c: (CHANNEL_ORDER.index(c) if c in CHANNEL_ORDER else 99, c))
     tiles = {c: Tile(c, labels.channel(c), now=board.now) for c in ordered}
     for item in waiting:
@@ -137,7 +148,7 @@ def channel_tiles(board: BoardState, scope: Scope) -> list[Tile]:
     for agent in agents:
         for code, cap in agent.capacity.items():
             if cap > 0 and code in tiles:
-                _count_agent(tiles[code], board, agent, code)
+                _count_agent(tiles[code], board, agent, [code])
     channel_of = {i.ticket_id: i.channel for i in board.waiting}
     for ticket_id, queue_id in board.refused.items():
         lane = channel_of.get(ticket_id)
@@ -147,8 +158,14 @@ def channel_tiles(board: BoardState, scope: Scope) -> list[Tile]:
 
 
 def agent_rows(
-    board: BoardState, scope: Scope, names: dict[int, str], solved: dict[int, int]
+    board: BoardState,
+    scope: Scope,
+    names: dict[int, str],
+    solved: dict[int, int],
+    configured: set[str],
 ) -> list[AgentRow]:
+    """Load is shown per channel the agent takes work on and the server answers on (or
+    that holds work of theirs right now)."""
     queue_names = {q.id: q.name for q in board.queues.values()}
     rows = []
     for agent in visible_agents(board, scope):
@@ -165,7 +182,7 @@ def agent_rows(
             agent.capacity, key=lambda c: CHANNEL_ORDER.index(c) if c in CHANNEL_ORDER else 99
         ):
             load = live.load.get(code, 0) if live else 0
-            if agent.capacity[code] > 0 or load:
+            if load or (agent.capacity[code] > 0 and code in configured):
                 row.channels.append((code, load, agent.capacity[code]))
         row.offers = [
             OfferView(format_number(o.ticket_id), o.channel, o.expires_at)
