@@ -6,7 +6,7 @@
 
 const PARTS = {
   tiles: ["QueueChanged", "OfferMade", "OfferEnded", "AgentPresenceChanged", "TicketCreated",
-    "TicketAssigned", "TicketStatusChanged", "TicketUpdated"],
+    "TicketAssigned", "TicketStatusChanged", "TicketUpdated", "TicketRated"],
   sla: ["SlaWarning", "SlaBreached", "TicketAssigned", "TicketStatusChanged", "TicketUpdated",
     "TicketCreated", "MessageSent"],
   agents: ["AgentPresenceChanged", "OfferMade", "OfferEnded", "TicketAssigned",

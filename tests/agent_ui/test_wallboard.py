@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -19,8 +20,19 @@ from switchboard.app import RUNTIME, Runtime, create_app
 from tests.agent_ui.webhelpers import sign_in
 from tests.conftest import Stack
 from tests.helpers import T0, Clock, auth, eventually, inbound, seed_with_tokens
-from tickets import Channel, Role, add_queue_member, create_user, ensure_queue
+from tickets import (
+    Channel,
+    Role,
+    TicketChanges,
+    add_queue_member,
+    create_user,
+    ensure_queue,
+    rate_ticket,
+    update_ticket,
+    user_id_by_email,
+)
 from tickets.models import AuditEntry
+from tickets.staff import load_staff
 
 LEAD = "repairs-lead@example.com"
 PAGES = [
@@ -294,3 +306,27 @@ async def test_the_agents_table_shows_load_offers_and_solved_today(board: Board)
     html = await board.text("/supervisor/fragments/agents")
     row = re.search(r'<tr data-agent="agent1@example.com">.*?</tr>', html, re.S)
     assert row and chat.number not in row.group(0) and "Web chat 1/" in row.group(0)
+
+
+async def _solve_and_rate(
+    s: AsyncSession, now: Any, made: Any, address: str, score: int
+) -> tuple[None, Any]:
+    admin = await load_staff(s, await user_id_by_email(s, "admin@example.com"))
+    assert admin is not None
+    done = await update_ticket(s, admin, made.number, TicketChanges(status="solved"), now)
+    events = await rate_ticket(s, "sms", address, made.ticket_id, score, None, now)
+    return None, (*done.events, *events)
+
+
+async def test_todays_rating_shows_on_the_queue_tile(board: Board) -> None:
+    desk = board.runtime.desk
+    ids = await queue_ids(board)
+    for n, score in ((1, 5), (2, 4)):
+        address = f"+861380000010{n}"
+        made = await desk.ingest(inbound(address, "空调不制冷"))
+        await desk.write(partial(_solve_and_rate, made=made, address=address, score=score))
+    await sign_in(board.client, "supervisor@example.com")
+    tiles = await board.text("/supervisor/fragments/tiles")
+    repairs = tile(tiles, "queue", str(ids["Repairs"]))
+    assert 'class="wb-rating-avg">4.5<' in repairs and "2 ratings" in repairs
+    assert "wb-rating" not in tile(tiles, "queue", str(ids["Orders"]))

@@ -29,6 +29,15 @@ class Reads:
     sla: list[tickets.SlaRisk]
     names: dict[int, str]
     solved: dict[int, int]
+    ratings: list[dict[str, Any]]
+
+
+async def _ratings_today(request: web.Request) -> list[dict[str, Any]]:
+    async def read(session: AsyncSession) -> list[dict[str, Any]]:
+        since = await tickets.business_day_start(session, request.app[DESK].clock())
+        return await tickets.ratings_since(session, since)
+
+    return await request.app[DESK].read(read)
 
 
 async def _reads(request: web.Request, scope: Scope, board: BoardState) -> Reads:
@@ -41,6 +50,7 @@ async def _reads(request: web.Request, scope: Scope, board: BoardState) -> Reads
             sla=await tickets.sla_at_risk(session, scope.queue_ids, now, limit=SLA_ROWS),
             names=await tickets.staff_names(session, agent_ids),
             solved=await tickets.solved_since(session, since, agent_ids, scope.queue_ids),
+            ratings=await tickets.ratings_since(session, since),
         )
 
     return await request.app[DESK].read(read)
@@ -64,7 +74,7 @@ def _configured(request: web.Request) -> set[str]:
 
 def _context(request: web.Request, board: BoardState, scope: Scope, reads: Reads) -> dict[str, Any]:
     return {
-        "queue_tiles": queue_tiles(board, scope, _configured(request)),
+        "queue_tiles": queue_tiles(board, scope, _configured(request), reads.ratings),
         "channel_tiles": channel_tiles(board, scope, _configured(request)),
         "sla_rows": reads.sla,
         "agents": agent_rows(board, scope, reads.names, reads.solved, _configured(request)),
@@ -88,8 +98,9 @@ async def wallboard_page(request: web.Request) -> web.Response:
 async def tiles_fragment(request: web.Request) -> web.Response:
     scope = scope_of(request)
     board = await board_state(request.app[ROUTING])
+    ratings = await _ratings_today(request)
     context = {
-        "queue_tiles": queue_tiles(board, scope, _configured(request)),
+        "queue_tiles": queue_tiles(board, scope, _configured(request), ratings),
         "channel_tiles": channel_tiles(board, scope, _configured(request)),
         "now_s": board.now,
     }

@@ -15,6 +15,7 @@ offer is at most its time-out old)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from agent_ui.web.wallboard import labels
 from agent_ui.web.wallboard.scope import Scope
@@ -39,6 +40,9 @@ class Tile:
     refused: int = 0
     offered: int = 0
     now: float = 0.0
+    rating: float | None = None
+    """Today's average customer rating (1-5), when somebody rated today."""
+    ratings: int = 0
 
     @property
     def longest_wait_s(self) -> int:
@@ -97,9 +101,15 @@ def _count_agent(tile: Tile, board: BoardState, agent: AgentInfo, channels: list
         tile.offline += 1
 
 
-def queue_tiles(board: BoardState, scope: Scope, configured: set[str]) -> list[Tile]:
+def queue_tiles(
+    board: BoardState,
+    scope: Scope,
+    configured: set[str],
+    ratings: list[dict[str, Any]] | None = None,
+) -> list[Tile]:
     """Occupancy counts the channels the server answers on, and any channel that holds
-    work right now (capacity on a channel nobody can reach would dilute it)."""
+    work right now (capacity on a channel nobody can reach would dilute it). ``ratings``:
+    today's average per queue name (``tickets.ratings_since``)."""
     queues = sorted(
         (q for q in board.queues.values() if scope.sees_queue(q.id)),
         key=lambda q: (q.position, q.name),
@@ -122,6 +132,11 @@ def queue_tiles(board: BoardState, scope: Scope, configured: set[str]) -> list[T
         if offer.queue_id in tiles:
             tiles[offer.queue_id].waiting += 1
             tiles[offer.queue_id].offered += 1
+    by_name = {t.title: t for t in tiles.values()}
+    for row in ratings or []:
+        found = by_name.get(row.get("queue") or "")
+        if found is not None and row.get("count"):
+            found.rating, found.ratings = float(row["average"]), int(row["count"])
     return list(tiles.values())
 
 
