@@ -41,8 +41,13 @@ for (const [part, types] of Object.entries(PARTS)) {
 for (const [type, parts] of Object.entries(byType)) {
   body.addEventListener("sb-" + type, () => parts.forEach(soon));
 }
-// After a reconnect the stream replays what was missed; a page left in the background
-// may still be stale, so a page coming back re-reads everything once.
+// After a reconnect the stream replays what was missed; when the missed part is gone it
+// sends "reload", and the wallboard re-reads its parts instead of reloading the page. A
+// page left in the background re-reads everything once when it comes back.
+body.addEventListener("sb-reload", (event) => {
+  event.preventDefault();
+  Object.keys(PARTS).forEach(soon);
+});
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible") {
     Object.keys(PARTS).forEach(soon);
