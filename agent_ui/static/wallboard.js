@@ -116,7 +116,7 @@ function drawVolume(v) {
   const series = v.series.length ? v.series : [{ label: "", counts: v.hours.map(() => 0) }];
   draw("wb-volume", {
     ...(tzDate ? { tzDate } : {}),
-    series: [{}, ...series.map((s, i) => ({
+    series: [{ label: v.time }, ...series.map((s, i) => ({
       label: s.label, stroke: COLORS[i % COLORS.length], width: 2,
       points: { show: true, size: 4 },
     }))],

@@ -137,6 +137,7 @@ async def charts_data(request: web.Request) -> web.Response:
     body = {
         "volume": {
             "title": _("Tickets per hour by channel, last 24 hours"),
+            "time": _("Time"),
             "hours": [_epoch(h) for h in volume.hours],
             "series": [
                 {"channel": ch, "label": labels.channel(ch), "counts": list(counts)}
