@@ -259,6 +259,10 @@ def api_routes() -> list[web.RouteDef]:
     return [web.route(r.method, r.path, r.handler) for r in ROUTES]
 
 
+SELF_AUTHENTICATED = {"/api/v1/stream"}
+"""Routes that check credentials themselves (the stream also takes the session cookie)."""
+
+
 def public_paths() -> set[tuple[str, str]]:
     return {(r.method, r.path) for r in ROUTES if r.public}
 
@@ -269,6 +273,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     resource = request.match_info.route.resource
     canonical = resource.canonical if resource is not None else request.path
     if not request.path.startswith("/api/") or (request.method, canonical) in public_paths():
+        return await handler(request)
+    if canonical in SELF_AUTHENTICATED:
         return await handler(request)
     check_request_text(request)
     header = request.headers.get("Authorization", "")

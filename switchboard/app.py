@@ -20,6 +20,15 @@ from agent_ui import DESK, api_routes, error_middleware
 from agent_ui.api import auth_middleware
 from agent_ui.context import ROUTING, SENDERS
 from agent_ui.http import Handler
+from agent_ui.stream import (
+    STREAM,
+    STREAM_PATH,
+    FeedTap,
+    LiveFeed,
+    make_feed,
+    make_stream,
+    stream_socket,
+)
 from channels import SenderRegistry
 from channels.webchat import (
     ChatLimits,
@@ -70,6 +79,7 @@ class Runtime:
     relay: EventRelay
     redis: RedisClient | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    feed: LiveFeed | None = None
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -162,8 +172,10 @@ async def build_runtime(
             else None
         )
         bus = make_bus(redis, redis_prefix)
+        feed = make_feed(redis, redis_prefix)
+        published = FeedTap(bus, feed)  # what staff screens show enters the live feed
         rules = QueueRules()
-        desk = Desk(sessions, bus, clock, choose_queue=rules)
+        desk = Desk(sessions, published, clock, choose_queue=rules)
         routing = RoutingEngine(
             make_routing_store(redis, redis_prefix),
             desk,
@@ -189,7 +201,7 @@ async def build_runtime(
             send_timeout_s=settings.outbox_send_timeout_s,
         )
         dispatcher = OutboxDispatcher(desk, senders, policy, metrics=metrics)
-        relay = EventRelay(desk, bus)
+        relay = EventRelay(desk, published)
     except BaseException:
         await engine.dispose()
         raise
@@ -214,6 +226,7 @@ async def build_runtime(
         sla,
         relay,
         redis,
+        feed=feed,
     )
 
 
@@ -356,10 +369,24 @@ def create_app(
         app[ROUTING] = runtime.routing
         app[SENDERS] = runtime.senders
         metrics_holder.append(runtime.metrics)
+        assert runtime.feed is not None
+        stream = make_stream(
+            runtime.feed,
+            runtime.desk,
+            runtime.routing,
+            redis=runtime.redis,
+            prefix=redis_prefix,
+            grace_s=settings.presence_grace_s,
+            public_url=settings.public_url,
+        )
+        app[STREAM] = stream
+        runtime.bus.subscribe(stream.on_event)
         await start_runtime(
             runtime, workers=settings.run_workers if workers is None else workers, timers=timers
         )
+        await stream.start()
         yield
+        await stream.stop()
         await stop_runtime(runtime)
 
     async def metrics_listener(app: web.Application) -> AsyncIterator[None]:
@@ -381,6 +408,7 @@ def create_app(
     )
     app.add_routes(api_routes())
 
+    app.router.add_route("GET", STREAM_PATH, stream_socket)
     app.router.add_route("GET", "/chat", _lazy(lambda a: a[RUNTIME].webchat.page))
     app.router.add_route("GET", "/chat/ws", _lazy(lambda a: a[RUNTIME].webchat.socket))
     app.router.add_route("GET", "/chat/widget.js", _lazy(lambda a: a[RUNTIME].webchat.widget))

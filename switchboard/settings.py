@@ -98,6 +98,7 @@ class Settings:
     run_workers: bool = True
     routing_refusal_cooldown_s: float = 600.0
     routing_reconcile_s: float = 60.0
+    presence_grace_s: float = 60.0
 
     # /metrics: a bearer token Prometheus sends, and/or a listener of its own (host:port);
     # see switchboard.metrics for what is served where.
