@@ -300,7 +300,11 @@ class Stream:
             raise ApiError(403, "forbidden", "this origin may not open the stream") from err
         if staff is None:
             raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>")
-        ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_CLIENT_FRAME)
+        # No per-message compression: each frame goes to many sockets, and deflating it
+        # once per socket would cost more CPU than the bytes it saves on small frames.
+        ws = web.WebSocketResponse(
+            heartbeat=HEARTBEAT_S, max_msg_size=MAX_CLIENT_FRAME, compress=False
+        )
         if not ws.can_prepare(request).ok:
             raise ApiError(400, "invalid", "this is a WebSocket: send an Upgrade request")
         await ws.prepare(request)
