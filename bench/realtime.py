@@ -1,7 +1,7 @@
 """Realtime fan-out: S agent sockets on one server process, one inbound message every
 I ms for D seconds spread over Q queues (each agent is a member of one queue, so each
-message reaches S/Q sockets). Figures: latency from the ingest of the message (taken
-before its transaction, so it includes the commit: an upper bound) to receipt of its
+message reaches S/Q sockets). Figures: latency from the ingest of the message (the
+moment the desk hands its committed events on, right after the commit) to receipt of its
 ``MessageReceived`` frame on each socket, p50/p99; the server's RSS at the end; frames
 delivered against expected (S/Q per message).
 
@@ -25,7 +25,6 @@ import json
 import os
 import resource
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +44,7 @@ from switchboard import db
 from tickets.models import ApiToken, Queue, QueueMember, User
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 def _raise_file_limit() -> None:
@@ -68,7 +68,7 @@ async def seed_staff(url: str, sockets: int, queues: int) -> list[str]:
                 insert(Queue), [{"name": f"Q{q:02d}", "description": ""} for q in range(queues)]
             )
             queue_ids = dict((await session.execute(select(Queue.name, Queue.id))).all())
-            users = [
+            users: list[dict[str, Any]] = [
                 {
                     "email": f"bench{i}@example.com",
                     "name": f"Bench {i}",
@@ -86,7 +86,10 @@ async def seed_staff(url: str, sockets: int, queues: int) -> list[str]:
             await session.execute(
                 insert(QueueMember),
                 [
-                    {"queue_id": queue_ids[f"Q{i % queues:02d}"], "user_id": ids[f"bench{i}@example.com"]}
+                    {
+                        "queue_id": queue_ids[f"Q{i % queues:02d}"],
+                        "user_id": ids[f"bench{i}@example.com"],
+                    }
                     for i in range(sockets)
                 ],
             )
@@ -184,7 +187,9 @@ async def serve(args: argparse.Namespace) -> None:
     await reader.readline()  # "go"
 
     sent: dict[int, float] = {}
+    took: list[float] = []
     failed = 0
+    desk.publisher = CommitClock(desk.publisher, sent)
     # Bounded, like a channel's webhook workers: a server that cannot keep up falls
     # behind (``late_s``) rather than failing ingests on an exhausted connection pool.
     slots = asyncio.Semaphore(8)
@@ -199,8 +204,7 @@ async def serve(args: argparse.Namespace) -> None:
                 failed += 1
                 print(f"ingest failed: {err}", file=sys.stderr)
                 return
-        if result.message_id is not None:
-            sent[result.message_id] = t0
+        took.append(time.time() - t0)
 
     tasks = []
     start = loop.time()
@@ -214,6 +218,8 @@ async def serve(args: argparse.Namespace) -> None:
     _say(
         sent={str(k): v for k, v in sent.items()},
         failed=failed,
+        ingest_p50_ms=round(percentile(took, 0.5) * 1000, 1),
+        ingest_p99_ms=round(percentile(took, 0.99) * 1000, 1),
         rss_mb=rss,
         peak_rss_mb=peak,
         sockets=app[_stream_key()].total(),
@@ -221,6 +227,25 @@ async def serve(args: argparse.Namespace) -> None:
     )
     await reader.readline()  # "quit"
     await runner.cleanup()
+
+
+class CommitClock:
+    """The desk's publisher, noting when each message's events are handed on: the desk
+    publishes right after the commit, so this is the commit time the latency starts at."""
+
+    def __init__(self, inner: Any, sent: dict[int, float]) -> None:
+        self.inner = inner
+        self.sent = sent
+
+    async def publish(self, events: Any) -> None:
+        now = time.time()
+        for event in events:
+            if event.type_name == "MessageReceived":
+                self.sent[event.message_id] = now
+        await self.inner.publish(events)
+
+    async def broadcast(self, events: Any) -> None:
+        await self.inner.broadcast(events)
 
 
 def _stream_key() -> Any:
@@ -240,6 +265,8 @@ class Agents:
     def __init__(self) -> None:
         self.receipts: list[tuple[int, float]] = []
         self.hellos = 0
+        self.expected_hellos = 0
+        self.all_hello = asyncio.Event()
         self.closed = 0
         self.sockets: list[aiohttp.ClientWebSocketResponse] = []
 
@@ -255,6 +282,8 @@ class Agents:
                 receipts.append((frame["data"]["message_id"], now))
             elif data.startswith('{"type":"hello"'):
                 self.hellos += 1
+                if self.hellos >= self.expected_hellos:
+                    self.all_hello.set()
         self.closed += 1
 
 
@@ -262,6 +291,7 @@ async def connect_all(
     session: aiohttp.ClientSession, url: str, tokens: list[str], agents: Agents
 ) -> list[asyncio.Task[None]]:
     tasks: list[asyncio.Task[None]] = []
+    agents.expected_hellos = len(tokens)
 
     async def one(token: str) -> None:
         ws = await session.ws_connect(
@@ -288,16 +318,59 @@ async def database(kind: str) -> AsyncIterator[str]:
         yield url
 
 
+async def _line(child: asyncio.subprocess.Process) -> dict[str, Any]:
+    assert child.stdout is not None
+    raw = await child.stdout.readline()
+    data = json.loads(raw or b"{}")
+    return data if isinstance(data, dict) else {}
+
+
+async def drive(
+    child: asyncio.subprocess.Process, args: argparse.Namespace, log: Any
+) -> tuple[dict[str, Any], int, Agents]:
+    """Connects the agents, starts the messages, waits for the frames to arrive."""
+    assert child.stdin is not None
+    ready = await _line(child)
+    if "ready" not in ready:
+        log.seek(0)
+        raise SystemExit("the server did not start:\n" + log.read()[-4000:])
+    url_ws = f"http://127.0.0.1:{ready['ready']}/api/v1/stream"
+    agents = Agents()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        tasks = await connect_all(session, url_ws, tokens_of(args), agents)
+        await agents.all_hello.wait()
+        print(f"{args.sockets} sockets connected; sending", file=sys.stderr)
+        child.stdin.write(b"go\n")
+        await child.stdin.drain()
+        done = await _line(child)
+        expected = len(done["sent"]) * (args.sockets // args.queues)
+        last, quiet = -1, 0.0
+        while len(agents.receipts) < expected and quiet < 5.0:
+            await asyncio.sleep(0.2)
+            quiet = 0.0 if len(agents.receipts) != last else quiet + 0.2
+            last = len(agents.receipts)
+        for ws in agents.sockets:
+            await ws.close()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    child.stdin.write(b"quit\n")
+    await child.stdin.drain()
+    return done, expected, agents
+
+
+def tokens_of(args: argparse.Namespace) -> list[str]:
+    tokens: list[str] = args.tokens
+    return tokens
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     _raise_file_limit()
     async with database(args.database) as url:
-        tokens = await seed_staff(url, args.sockets, args.queues)
+        args.tokens = await seed_staff(url, args.sockets, args.queues)
         redis_url = ""
         if args.redis:
             redis_url = os.environ.get("SWITCHBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-        log = tempfile.NamedTemporaryFile("w+", prefix="bench-realtime-", suffix=".log")
-        child = subprocess.Popen(
-            [
+        with tempfile.TemporaryFile("w+") as log:
+            child = await asyncio.create_subprocess_exec(
                 sys.executable,
                 *(["-m", "cProfile", "-o", args.profile] if args.profile else []),
                 __file__,
@@ -314,47 +387,18 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 str(args.events),
                 "--interval-ms",
                 str(args.interval_ms),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
-        )
-        assert child.stdin is not None and child.stdout is not None
-        try:
-            ready = json.loads(await asyncio.to_thread(child.stdout.readline) or "{}")
-            if "ready" not in ready:
-                log.seek(0)
-                raise SystemExit("the server did not start:\n" + log.read()[-4000:])
-            url_ws = f"http://127.0.0.1:{ready['ready']}/api/v1/stream"
-            agents = Agents()
-            connector = aiohttp.TCPConnector(limit=0)
-            async with aiohttp.ClientSession(connector=connector) as session:
-                tasks = await connect_all(session, url_ws, tokens, agents)
-                while agents.hellos < args.sockets:
-                    await asyncio.sleep(0.1)
-                print(f"{args.sockets} sockets connected; sending", file=sys.stderr)
-                child.stdin.write("go\n")
-                child.stdin.flush()
-                done = json.loads(await asyncio.to_thread(child.stdout.readline))
-                per_queue = args.sockets // args.queues
-                expected = len(done["sent"]) * per_queue
-                last, quiet = -1, 0.0
-                while len(agents.receipts) < expected and quiet < 5.0:
-                    await asyncio.sleep(0.2)
-                    quiet = 0.0 if len(agents.receipts) != last else quiet + 0.2
-                    last = len(agents.receipts)
-                for ws in agents.sockets:
-                    await ws.close()
-                await asyncio.gather(*tasks, return_exceptions=True)
-            child.stdin.write("quit\n")
-            child.stdin.flush()
-        finally:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.wait(timeout=30)
-            if child.poll() is None:
-                child.kill()
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+                env={**os.environ, "PYTHONPATH": ROOT},
+            )
+            try:
+                done, expected, agents = await drive(child, args, log)
+            finally:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(child.wait(), 30)
+                if child.returncode is None:
+                    child.kill()
     sent = {int(k): v for k, v in done["sent"].items()}
     latencies = [at - sent[m] for m, at in agents.receipts if m in sent]
     return {
@@ -367,6 +411,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "rss_mb": done["rss_mb"],
         "peak_rss_mb": done["peak_rss_mb"],
         "ingest_failed": done["failed"],
+        "ingest_p50_ms": done["ingest_p50_ms"],
+        "ingest_p99_ms": done["ingest_p99_ms"],
         "server_sockets": done["sockets"],
         "database": args.database,
         "bus": "redis" if args.redis else "in-process",

@@ -126,6 +126,16 @@ class Stream:
     def total(self) -> int:
         return len(self._all)
 
+    async def disconnect(
+        self, user_id: int, code: int = CLOSE_UNAUTHENTICATED, reason: str = "signed out"
+    ) -> int:
+        """Closes every socket of the user on this process (an ended session, a test's
+        network blip with code 1012); returns how many."""
+        conns = list(self._by_user.get(user_id, ()))
+        for conn in conns:
+            await conn.close(code, reason)
+        return len(conns)
+
     # -- who is connected ---------------------------------------------------------------
 
     def _index(self, conn: Conn) -> None:

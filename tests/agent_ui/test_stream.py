@@ -228,7 +228,7 @@ async def test_a_deactivated_user_is_disconnected(api: Api) -> None:
 
     await api.runtime.desk.write(work)
     async with asyncio.timeout(5):
-        while (msg := await ws.receive()).type not in (WSMsgType.CLOSE, WSMsgType.CLOSED):
+        while (await ws.receive()).type not in (WSMsgType.CLOSE, WSMsgType.CLOSED):
             pass
     assert ws.close_code == 4401
 
