@@ -268,6 +268,7 @@ class Agents:
         self.expected_hellos = 0
         self.all_hello = asyncio.Event()
         self.closed = 0
+        self.others = 0
         self.sockets: list[aiohttp.ClientWebSocketResponse] = []
 
     async def run(self, ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -280,7 +281,9 @@ class Agents:
             if '"MessageReceived"' in data[:60]:
                 frame = json.loads(data)
                 receipts.append((frame["data"]["message_id"], now))
-            elif data.startswith('{"type":"hello"'):
+            else:
+                self.others += 1
+            if data.startswith('{"type":"hello"'):
                 self.hellos += 1
                 if self.hellos >= self.expected_hellos:
                     self.all_hello.set()
@@ -387,6 +390,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 str(args.events),
                 "--interval-ms",
                 str(args.interval_ms),
+                limit=256 * 1024 * 1024,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
@@ -417,6 +421,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "database": args.database,
         "bus": "redis" if args.redis else "in-process",
         "late_s": done["late_s"],
+        "other_frames": agents.others,
     }
 
 

@@ -14,7 +14,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from tickets import StaffUser
 
@@ -33,13 +33,13 @@ class Conn:
     """The feed position when the socket registered: later entries arrive live."""
     max_backlog: int = 2000
     syncing: bool = True
-    pending: list[str] = field(default_factory=list)
+    pending: list[bytes] = field(default_factory=list)
     last_id: str = ""
     next_check: float = 0.0
     last_activity: dict[tuple[str, int], float] = field(default_factory=dict)
     frame_budget: float = 20.0
     budget_at: float = field(default_factory=time.monotonic)
-    outbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    outbox: asyncio.Queue[bytes] = field(default_factory=asyncio.Queue)
     task: asyncio.Task[None] | None = None
     closing: asyncio.Task[None] | None = None
 
@@ -55,7 +55,7 @@ class Conn:
             or (assignee_id is not None and assignee_id == staff.id)
         )
 
-    def send(self, text: str, entry_id: str | None = None) -> None:
+    def send(self, text: bytes, entry_id: str | None = None) -> None:
         """Queues a frame; while the socket is catching up, live frames wait behind the
         replay."""
         if self.syncing and entry_id is not None:
@@ -70,7 +70,7 @@ class Conn:
             self.last_id = entry_id
         self.outbox.put_nowait(text)
 
-    def finish_sync(self, frames: list[str]) -> None:
+    def finish_sync(self, frames: list[bytes]) -> None:
         for text in [*frames, *self.pending]:
             self.outbox.put_nowait(text)
         self.pending.clear()
@@ -88,9 +88,11 @@ class Conn:
 
     async def _write(self) -> None:
         try:
+            outbox, ws = self.outbox, self.ws
             while True:
-                text = await self.outbox.get()
-                await self.ws.send_str(text)
+                await ws.send_frame(await outbox.get(), WSMsgType.TEXT)
+                while not outbox.empty():  # a burst: no wake-up per frame
+                    await ws.send_frame(outbox.get_nowait(), WSMsgType.TEXT)
         except (ConnectionError, RuntimeError):
             return
 

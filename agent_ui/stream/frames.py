@@ -40,18 +40,19 @@ INTERNAL = frozenset({"StaffChanged"})
 """In the feed so every process hears of them, never sent to a client."""
 
 
-def dumps(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, ensure_ascii=False, default=str, separators=(",", ":"))
+def dumps(frame: dict[str, Any]) -> bytes:
+    """Encoded once, sent as is to every socket of the audience."""
+    return json.dumps(frame, ensure_ascii=False, default=str, separators=(",", ":")).encode()
 
 
-def event_frame(entry_id: str, wire: dict[str, Any]) -> str:
+def event_frame(entry_id: str, wire: dict[str, Any]) -> bytes:
     data = {k: v for k, v in wire.items() if k != "type"}
     return dumps({"id": entry_id, "type": wire.get("type"), "data": data})
 
 
-def control(kind: str, **data: Any) -> str:
+def control(kind: str, **data: Any) -> bytes:
     return dumps({"type": kind, "data": data})
 
 
-def error(code: str, message: str) -> str:
+def error(code: str, message: str) -> bytes:
     return dumps({"type": "error", "data": {"code": code, "message": message}})

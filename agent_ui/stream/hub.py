@@ -212,13 +212,13 @@ class Stream:
             if not conn.staff.sees_everything:
                 conn.next_check = min(conn.next_check, now + random.uniform(0, 5))
 
-    async def _replay(self, conn: Conn, last_id: str) -> list[str] | None:
+    async def _replay(self, conn: Conn, last_id: str) -> list[bytes] | None:
         """Frames the socket missed after ``last_id`` up to where it registered."""
         got = await self.feed.since(last_id)
         if got is None:
             return None
         start = self.feed.order(conn.start)
-        frames: list[str] = []
+        frames: list[bytes] = []
         seen = _Seen()
         for entry in got:
             order = self.feed.order(entry.id)
@@ -333,7 +333,7 @@ class Stream:
         return ws
 
     async def _catch_up(self, conn: Conn, last_id: str | None, *, first: bool) -> None:
-        frames: list[str] = []
+        frames: list[bytes] = []
         if last_id:
             replay = await self._replay(conn, last_id)
             if replay is None:
