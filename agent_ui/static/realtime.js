@@ -71,7 +71,7 @@ function onFrame(message) {
   }
   if (!frame || typeof frame.type !== "string") return;
   clearTimeout(pongTimer);
-  if (frame.type === "hello") {
+  if (frame.type === "hello" || (frame.type === "pong" && frame.data && frame.data.last_id)) {
     lastId = frame.data.last_id;
   } else if (frame.id !== undefined && frame.id !== null) {
     lastId = frame.id;

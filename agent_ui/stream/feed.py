@@ -144,9 +144,11 @@ def _text(value: Any) -> str:
 
 class RedisFeed:
     """``XADD`` trims with ``MINID ~`` (cheap, whole macro nodes): entries younger than
-    ``retention_s`` always stay. A resume is complete when ``last_id`` is at or after the
-    stream's ``max-deleted-entry-id`` (Redis 7): nothing the client has not seen was
-    trimmed."""
+    ``retention_s`` always stay. Trimming only ever removes the oldest entries, so a resume
+    is complete when ``last_id`` is at or after the stream's first entry (or nothing was
+    ever trimmed); before it, something the client has not seen may be gone: reload.
+    Sockets learn the current position with every ``pong``, so a client that saw no event
+    for longer than the retention still resumes without a reload."""
 
     def __init__(
         self,
@@ -182,9 +184,14 @@ class RedisFeed:
             info = await self.redis.xinfo_stream(self.key)
         except RedisError:  # no such key: nothing was ever written, or Redis lost it
             return [] if wanted == (0, 0) else None
-        deleted = _parse_stream_id(_text(info.get("max-deleted-entry-id", "0-0"))) or (0, 0)
         last = _parse_stream_id(_text(info.get("last-generated-id", "0-0"))) or (0, 0)
-        if wanted < deleted or wanted > last:
+        if wanted > last:
+            return None
+        first_entry = info.get("first-entry")
+        first = _parse_stream_id(_text(first_entry[0])) if first_entry else None
+        trimmed = int(info.get("entries-added", 0)) > int(info.get("length", 0))
+        if trimmed and (first is None or wanted < first):
+            # Trimming removes the oldest entries: whatever followed ``wanted`` may be gone.
             return None
         out: list[Entry] = []
         start = f"({last_id}"

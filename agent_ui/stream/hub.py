@@ -12,7 +12,8 @@ catch-up with ``{"type": "hello", "data": {"last_id": ...}}``: the id to resume 
 
 Client frames: ``{"type": "viewing"|"typing"|"left", "ticket": "SB-1001"}`` tells the
 others who may see the ticket (a ``Collision`` frame; at most one per ticket and kind a
-second per socket), ``{"type": "ping"}`` answers ``pong``. A client sending more than 20
+second per socket), ``{"type": "ping"}`` answers ``pong`` with the current position
+(``last_id``), so a client that sees no events keeps a fresh resume point. A client sending more than 20
 frames a second is closed.
 
 Events are deduplicated by ``event_id`` (the relay may publish one twice).
@@ -367,7 +368,8 @@ class Stream:
                 continue
             kind = frame.get("type")
             if kind == "ping":
-                conn.send(control("pong"))
+                # Everything up to the position is queued already: a valid resume point.
+                conn.send(control("pong", last_id=self.position))
             elif kind in ACTIVITIES:
                 await self._activity(conn, str(kind), frame)
             elif kind == "resume" and isinstance(frame.get("last_id"), str):
