@@ -199,7 +199,7 @@ async def serve(args: argparse.Namespace) -> None:
         async with slots:
             t0 = time.time()
             try:
-                result = await desk.ingest(message(q))
+                await desk.ingest(message(q))
             except Exception as err:
                 failed += 1
                 print(f"ingest failed: {err}", file=sys.stderr)

@@ -13,8 +13,8 @@ catch-up with ``{"type": "hello", "data": {"last_id": ...}}``: the id to resume 
 Client frames: ``{"type": "viewing"|"typing"|"left", "ticket": "SB-1001"}`` tells the
 others who may see the ticket (a ``Collision`` frame; at most one per ticket and kind a
 second per socket), ``{"type": "ping"}`` answers ``pong`` with the current position
-(``last_id``), so a client that sees no events keeps a fresh resume point. A client sending more than 20
-frames a second is closed.
+(``last_id``), so a client that sees no events keeps a fresh resume point. A client
+sending more than 20 frames a second is closed.
 
 Events are deduplicated by ``event_id`` (the relay may publish one twice).
 """

@@ -18,7 +18,7 @@ async def test_memory_feed_resumes_within_retention_and_reloads_past_it() -> Non
     got: list[Entry] = []
     head = await feed.start(got.append)
     await feed.append([{"type": "A", "n": 1}, {"type": "A", "n": 2}, {"type": "A", "n": 3}])
-    first, second, third = (e.id for e in got)
+    first, _second, third = (e.id for e in got)
     assert [e.wire["n"] for e in await feed.since(first) or []] == [2, 3]
     assert [e.wire["n"] for e in await feed.since(head) or []] == [1, 2, 3]
     assert await feed.since(third) == []
@@ -44,14 +44,20 @@ async def test_redis_feed_delivers_to_every_reader_and_reloads_after_trimming(
     writer = RedisFeed(writer_client, prefix=redis_prefix, block_ms=50)
     reader = RedisFeed(reader_client, prefix=redis_prefix, block_ms=50)
     got: list[Entry] = []
+    three = asyncio.Event()
+
+    def deliver(entry: Entry) -> None:
+        got.append(entry)
+        if len(got) == 3:
+            three.set()
+
     try:
         assert await reader.since("0-0") == []  # nothing was ever written
-        await reader.start(got.append)
+        await reader.start(deliver)
         await writer.append([{"type": "A", "n": 1}, {"type": "A", "n": 2}, {"type": "A", "n": 3}])
         async with asyncio.timeout(5):
-            while len(got) < 3:
-                await asyncio.sleep(0.01)
-        first, second, third = (e.id for e in got)
+            await three.wait()
+        first, _second, third = (e.id for e in got)
         assert [e.wire["n"] for e in await writer.since(first) or []] == [2, 3]
         assert await writer.since(third) == []
         assert await writer.since("99999999999999-0") is None  # an id from the future
