@@ -39,6 +39,7 @@ from agent_ui.http import (
 )
 from agent_ui.openapi import build_document
 from agent_ui.routing_api import ROUTING_ROUTES
+from agent_ui.stream import STREAM_PATH, stream_socket
 from channels.events import AgentTyping
 from tickets import Channel, Event, TicketChanges, parse_number
 
@@ -252,6 +253,17 @@ ROUTES: list[ApiRoute] = [
         ),
     ),
     *ROUTING_ROUTES,
+    ApiRoute(
+        "GET",
+        STREAM_PATH,
+        stream_socket,
+        op(
+            "Realtime events the caller may see (WebSocket; ?last_id= resumes after a gap;"
+            " browsers use the session cookie)",
+            ok="101",
+            params=("last_id",),
+        ),
+    ),
 ]
 
 
@@ -259,7 +271,7 @@ def api_routes() -> list[web.RouteDef]:
     return [web.route(r.method, r.path, r.handler) for r in ROUTES]
 
 
-SELF_AUTHENTICATED = {"/api/v1/stream"}
+SELF_AUTHENTICATED = {STREAM_PATH}
 """Routes that check credentials themselves (the stream also takes the session cookie)."""
 
 

@@ -22,12 +22,10 @@ from agent_ui.context import ROUTING, SENDERS
 from agent_ui.http import Handler
 from agent_ui.stream import (
     STREAM,
-    STREAM_PATH,
     FeedTap,
     LiveFeed,
     make_feed,
     make_stream,
-    stream_socket,
 )
 from channels import SenderRegistry
 from channels.webchat import (
@@ -408,7 +406,6 @@ def create_app(
     )
     app.add_routes(api_routes())
 
-    app.router.add_route("GET", STREAM_PATH, stream_socket)
     app.router.add_route("GET", "/chat", _lazy(lambda a: a[RUNTIME].webchat.page))
     app.router.add_route("GET", "/chat/ws", _lazy(lambda a: a[RUNTIME].webchat.socket))
     app.router.add_route("GET", "/chat/widget.js", _lazy(lambda a: a[RUNTIME].webchat.widget))
