@@ -40,6 +40,7 @@ from agent_ui.http import (
 )
 from agent_ui.openapi import build_document
 from agent_ui.routing_api import ROUTING_ROUTES
+from agent_ui.stream import STREAM_PATH, stream_socket
 from agent_ui.web.config import web_session
 from channels.events import AgentTyping
 from tickets import Channel, Event, TicketChanges, parse_number
@@ -443,11 +444,26 @@ ROUTES: list[ApiRoute] = [
     ),
     *ROUTING_ROUTES,
     *ATTACHMENT_ROUTES,
+    ApiRoute(
+        "GET",
+        STREAM_PATH,
+        stream_socket,
+        op(
+            "Realtime events the caller may see (WebSocket; ?last_id= resumes after a gap;"
+            " browsers use the session cookie)",
+            ok="101",
+            params=("last_id",),
+        ),
+    ),
 ]
 
 
 def api_routes() -> list[web.RouteDef]:
     return [web.route(r.method, r.path, r.handler) for r in ROUTES]
+
+
+SELF_AUTHENTICATED = {STREAM_PATH}
+"""Routes that check credentials themselves (the stream also takes the session cookie)."""
 
 
 def public_paths() -> set[tuple[str, str]]:
@@ -461,6 +477,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     resource = request.match_info.route.resource
     canonical = resource.canonical if resource is not None else request.path
     if not request.path.startswith("/api/") or (request.method, canonical) in public_paths():
+        return await handler(request)
+    if canonical in SELF_AUTHENTICATED:
         return await handler(request)
     check_request_text(request)
     header = request.headers.get("Authorization", "")

@@ -23,6 +23,13 @@ from agent_ui.attachments import BLOBS
 from agent_ui.context import ROUTING, SENDERS
 from agent_ui.http import Handler
 from agent_ui.panels import PANELS, PanelRegistry
+from agent_ui.stream import (
+    STREAM,
+    FeedTap,
+    LiveFeed,
+    make_feed,
+    make_stream,
+)
 from agent_ui.web import (
     WEB_CONFIG,
     Limits,
@@ -32,6 +39,7 @@ from agent_ui.web import (
     WebConfig,
     page_errors,
     security_headers,
+    session_authenticator,
     session_middleware,
     setup_web,
 )
@@ -95,6 +103,7 @@ class Runtime:
     relay: EventRelay
     redis: RedisClient | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    feed: LiveFeed | None = None
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -195,8 +204,10 @@ async def build_runtime(
             else None
         )
         bus = make_bus(redis, redis_prefix)
+        feed = make_feed(redis, redis_prefix)
+        published = FeedTap(bus, feed)  # what staff screens show enters the live feed
         rules = QueueRules()
-        desk = Desk(sessions, bus, clock, choose_queue=rules)
+        desk = Desk(sessions, published, clock, choose_queue=rules)
         routing = RoutingEngine(
             make_routing_store(redis, redis_prefix),
             desk,
@@ -223,7 +234,7 @@ async def build_runtime(
             send_timeout_s=settings.outbox_send_timeout_s,
         )
         dispatcher = OutboxDispatcher(desk, senders, policy, metrics=metrics)
-        relay = EventRelay(desk, bus)
+        relay = EventRelay(desk, published)
     except BaseException:
         await engine.dispose()
         raise
@@ -248,6 +259,7 @@ async def build_runtime(
         sla,
         relay,
         redis,
+        feed=feed,
     )
 
 
@@ -422,10 +434,25 @@ def create_app(
         if runtime.webchat.blobs is not None:
             app[BLOBS] = runtime.webchat.blobs
         metrics_holder.append(runtime.metrics)
+        assert runtime.feed is not None
+        stream = make_stream(
+            runtime.feed,
+            runtime.desk,
+            runtime.routing,
+            redis=runtime.redis,
+            prefix=redis_prefix,
+            grace_s=settings.presence_grace_s,
+            public_url=settings.public_url,
+        )
+        stream.add_authenticator(session_authenticator(runtime.desk))
+        app[STREAM] = stream
+        runtime.bus.subscribe(stream.on_event)
         await start_runtime(
             runtime, workers=settings.run_workers if workers is None else workers, timers=timers
         )
+        await stream.start()
         yield
+        await stream.stop()
         await stop_runtime(runtime)
 
     async def metrics_listener(app: web.Application) -> AsyncIterator[None]:

@@ -109,6 +109,7 @@ class Settings:
     login_lockout_minutes: int = 15
     routing_refusal_cooldown_s: float = 600.0
     routing_reconcile_s: float = 60.0
+    presence_grace_s: float = 60.0
 
     # /metrics: a bearer token Prometheus sends, and/or a listener of its own (host:port);
     # see switchboard.metrics for what is served where.

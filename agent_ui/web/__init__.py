@@ -12,7 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 from agent_ui.web import account, auth, wallboard
-from agent_ui.web.auth import session_middleware
+from agent_ui.web.auth import session_authenticator, session_middleware
 from agent_ui.web.config import WEB_CONFIG, WEB_SESSION, WebConfig, page_user, web_session
 from agent_ui.web.lockout import Limits, LoginGuard, MemoryCounter, RedisCounter
 from agent_ui.web.pages_errors import page_errors
@@ -44,6 +44,7 @@ __all__ = [
     "page_user",
     "render",
     "security_headers",
+    "session_authenticator",
     "session_middleware",
     "setup_web",
     "web_session",

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import tickets
 from agent_ui.context import DESK
 from agent_ui.http import path_id
+from agent_ui.web.auth import recheck_sockets
 from agent_ui.web.config import WEB_CONFIG, page_user, web_session
 from agent_ui.web.i18n import _
 from agent_ui.web.render import render
@@ -101,6 +102,7 @@ async def change_password(request: web.Request) -> web.StreamResponse:
             error=_("The new password needs at least 8 characters."),
             form="password",
         )
+    await recheck_sockets(request, staff.id)
     raise web.HTTPSeeOther("/account?saved=password")
 
 
@@ -116,6 +118,7 @@ async def end_one(request: web.Request) -> web.StreamResponse:
         return await tickets.end_session(s, session_id, staff.actor, now), ()
 
     await desk.write(work)
+    await recheck_sockets(request, staff.id)
     raise web.HTTPSeeOther("/account")
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import tickets
 from agent_ui.context import DESK
 from agent_ui.http import Handler
+from agent_ui.stream import STREAM, Authenticator
 from agent_ui.web import i18n
 from agent_ui.web.config import (
     LANGUAGE_COOKIE,
@@ -49,6 +50,8 @@ PAGE_PREFIXES = ("/agent", "/supervisor", "/account")
 CSRF_EXEMPT_PREFIXES = ("/chat", "/webhooks/", "/healthz", "/metrics")
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_HEADER = "X-CSRF-Token"
+RECONNECT = 1012
+"""Close code telling realtime.js to reconnect at once (the server is restarting)."""
 
 
 def is_page(path: str) -> bool:
@@ -261,3 +264,26 @@ ROUTES = [
     web.post("/login", login),
     web.post("/logout", logout),
 ]
+
+
+def session_authenticator(desk: tickets.Desk) -> Authenticator:
+    """The stream's browser credential: the session cookie, re-read from the database on
+    every check, so an ended session closes the socket at the next re-check."""
+
+    async def check(request: web.Request) -> tickets.StaffUser | None:
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token or len(token) > 200:
+            return None
+        now = desk.clock()
+        found = await desk.read(lambda s: tickets.session_for_token(s, token, now))
+        return None if found is None else found[0].staff
+
+    return Authenticator(check, browser=True)
+
+
+async def recheck_sockets(request: web.Request, user_id: int) -> None:
+    """After a session of ``user_id`` ended: every live socket of the user reconnects and
+    authenticates again, so the ended one is refused now rather than at the next re-check."""
+    stream = request.app.get(STREAM)
+    if stream is not None:
+        await stream.disconnect(user_id, code=RECONNECT, reason="sessions changed")
