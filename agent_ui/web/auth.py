@@ -18,6 +18,7 @@ login page with ``next``, an htmx request gets 401 with ``HX-Redirect``.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import secrets
@@ -248,6 +249,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     session = web_session(request)
     if session is not None:
         await request.app[DESK].write(lambda s, now: _end(s, session.id, session.staff.actor, now))
+        await recheck_sockets(request, session.staff.id)
     response = web.HTTPFound("/")
     response.del_cookie(SESSION_COOKIE, path="/")
     raise response
@@ -285,5 +287,14 @@ async def recheck_sockets(request: web.Request, user_id: int) -> None:
     """After a session of ``user_id`` ended: every live socket of the user reconnects and
     authenticates again, so the ended one is refused now rather than at the next re-check."""
     stream = request.app.get(STREAM)
-    if stream is not None:
-        await stream.disconnect(user_id, code=RECONNECT, reason="sessions changed")
+    if stream is None:
+        return
+    # In the background: a close waits for each browser's answer, the response must not.
+    task = asyncio.create_task(
+        stream.disconnect(user_id, code=RECONNECT, reason="sessions changed")
+    )
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
+_closing: set[asyncio.Task[int]] = set()

@@ -270,3 +270,23 @@ async def _staff(api: Api, email: str) -> StaffUser:
     found = await authenticate_token(api.runtime.desk, api.tokens[email])
     assert found is not None
     return found
+
+
+async def test_the_web_session_cookie_opens_the_socket_and_logout_closes_it(api: Api) -> None:
+    from tests.agent_ui.webhelpers import sign_in
+
+    csrf = await sign_in(api.client, A1)
+    host = f"http://{api.client.server.host}:{api.client.server.port}"
+    with pytest.raises(aiohttp.WSServerHandshakeError) as hijack:
+        await api.client.ws_connect("/api/v1/stream", headers={"Origin": "https://evil.example"})
+    assert hijack.value.status == 403, "a cookie from another site's page is refused"
+    ws = await api.client.ws_connect("/api/v1/stream", headers={"Origin": host})
+    assert (await until(ws, of_type("hello")))[-1]["data"]["user"] == A1
+    out = await api.client.post("/logout", data={"csrf_token": csrf}, allow_redirects=False)
+    assert out.status == 302
+    async with asyncio.timeout(5):
+        while (await ws.receive()).type not in (WSMsgType.CLOSE, WSMsgType.CLOSED):
+            pass
+    with pytest.raises(aiohttp.WSServerHandshakeError) as ended:
+        await api.client.ws_connect("/api/v1/stream", headers={"Origin": host})
+    assert ended.value.status == 401, "the ended session cannot reconnect"

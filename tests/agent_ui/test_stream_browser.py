@@ -72,7 +72,8 @@ async def test_the_page_module_goes_live_and_resumes_after_a_drop(
 
     app[STREAM].add_authenticator(Authenticator(cookie, browser=True))
     origin = f"http://127.0.0.1:{client.server.port}"
-    context = await browser.new_context()
+    # The harness page has an inline script; the app's CSP would (rightly) refuse it.
+    context = await browser.new_context(bypass_csp=True)
     await context.add_cookies([{"name": "test_session", "value": "ok", "url": origin}])
     tab = await context.new_page()
     await tab.goto(f"{origin}/test/page")
