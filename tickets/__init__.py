@@ -79,7 +79,14 @@ from tickets.identity import (
 from tickets.ingest import IngestResult, QueueChooser, ingest
 from tickets.language import detect_language
 from tickets.models import Base, SystemValue, format_number, parse_id, parse_number
-from tickets.outbox import RetryPolicy, lease_due, mark_failed, mark_sent, record_delivery
+from tickets.outbox import (
+    RetryPolicy,
+    lease_due,
+    mark_failed,
+    mark_sent,
+    record_delivery,
+    retry_message,
+)
 from tickets.services import (
     TicketChanges,
     Written,
@@ -251,6 +258,7 @@ __all__ = [
     "register_event",
     "reply",
     "retry_dead_letter",
+    "retry_message",
     "revoke_token",
     "session_for_token",
     "sessions_of",
