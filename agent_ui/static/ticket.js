@@ -92,7 +92,13 @@ function collisions(number, me) {
   document.body.addEventListener("sb-hello", viewing);
   setInterval(viewing, 30000);
   window.addEventListener("pagehide", () => send({ type: "left", ticket: number }));
-  return later(() => send({ type: "typing", ticket: number }), 2000);
+  let lastTyping = 0;
+  return () => {
+    const now = Date.now();
+    if (now - lastTyping < 2000) return;
+    lastTyping = now;
+    send({ type: "typing", ticket: number });
+  };
 }
 
 // -- composer ---------------------------------------------------------------------------

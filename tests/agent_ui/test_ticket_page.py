@@ -189,7 +189,7 @@ async def test_reply_note_status_and_assign_through_the_page(api: Api) -> None:
         headers=headers,
     )
     assert updated.status == 200, await updated.text()
-    assert updated.headers.get("HX-Trigger") == "ticket-changed"
+    assert updated.headers.get("HX-Trigger") == "ticket-side"
     detail = await api.get(f"/api/v1/tickets/{t.number}")
     assert detail["status"] == "pending" and detail["priority"] == "high"
     assert detail["assignee"] == "agent1@example.com" and detail["tags"] == ["vip", "漏水"]

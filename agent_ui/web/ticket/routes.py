@@ -148,7 +148,11 @@ async def post_message(request: web.Request) -> web.StreamResponse:
         await request.app[DESK].write(work)
     except REFUSED as err:
         return await _refused(request, staff, number, "composer", err)
-    return await _done(request, staff, number, "_timeline.html")
+    response = await _done(request, staff, number, "_timeline.html")
+    opened = current["status"] == tickets.TicketStatus.NEW.value and not form.get("note")
+    # A reply opens a new ticket and stops SLA clocks: refresh what shows them.
+    response.headers["HX-Trigger"] = "ticket-changed" if opened else "ticket-side"
+    return response
 
 
 async def post_update(request: web.Request) -> web.StreamResponse:
@@ -182,7 +186,7 @@ async def post_update(request: web.Request) -> web.StreamResponse:
     if changes.status == tickets.TicketStatus.CLOSED.value:
         response.headers["HX-Refresh"] = "true"  # the whole page turns read-only
     else:
-        response.headers["HX-Trigger"] = "ticket-changed"
+        response.headers["HX-Trigger"] = "ticket-side"
     return response
 
 
