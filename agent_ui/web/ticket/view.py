@@ -114,8 +114,6 @@ async def load(
     session: AsyncSession,
     staff: StaffUser,
     number: str,
-    *,
-    panels: bool = True,
 ) -> TicketView:
     ticket = await data.ticket(session, staff, number)
     customer = await data.customer(session, staff, ticket["customer"]["id"])
@@ -133,7 +131,7 @@ async def load(
         if ticket["assignee"] and ticket["assignee"] != staff.email:
             assignees.insert(0, ticket["assignee"])
         may_unassign = ticket["assignee"] in (None, staff.email)
-    view = TicketView(
+    return TicketView(
         ticket=ticket,
         customer=customer,
         timeline=[],
@@ -149,7 +147,6 @@ async def load(
         read_only=closed,
         targets=reply_targets(customer, reachable_channels(request)),
     )
-    return view
 
 
 async def finish(request: web.Request, view: TicketView, staff: StaffUser) -> TicketView:
