@@ -98,7 +98,14 @@ from tickets.ingest import IngestResult, QueueChooser, ingest
 from tickets.intake import Created, NewTicket, create_ticket
 from tickets.language import detect_language
 from tickets.models import Base, SystemValue, format_number, parse_id, parse_number
-from tickets.outbox import RetryPolicy, lease_due, mark_failed, mark_sent, record_delivery
+from tickets.outbox import (
+    RetryPolicy,
+    lease_due,
+    mark_failed,
+    mark_sent,
+    record_delivery,
+    retry_message,
+)
 from tickets.reports import (
     HourlyVolume,
     ResponseBucket,
@@ -319,6 +326,7 @@ __all__ = [
     "register_event",
     "reply",
     "retry_dead_letter",
+    "retry_message",
     "revoke_token",
     "session_for_token",
     "sessions_of",

@@ -18,15 +18,20 @@ from __future__ import annotations
 
 import logging
 import random
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tickets import audit
 from tickets.contracts import Channel, DeliveryStatus, Direction, OutboundMessage, ThreadHints
-from tickets.events import DeliveryStatusChanged, Event
+from tickets.errors import Conflict, Forbidden, NotFound
+from tickets.events import DeliveryStatusChanged, Event, OutboxQueued
 from tickets.models import Message, OutboxEntry, Ticket, format_number
+from tickets.services import Written, _read_only, load_visible
+from tickets.staff import StaffUser, may_change
 
 PENDING, DONE, DEAD = "pending", "done", "dead"
 log = logging.getLogger(__name__)
@@ -241,3 +246,65 @@ async def record_delivery(
 ) -> list[Event]:
     """A provider's later status report (delivered, failed) for a sent message."""
     return await _status(session, message_id, status, error)
+
+
+async def retry_message(
+    session: AsyncSession, staff: StaffUser, number: str, message_id: int, now: datetime
+) -> Written:
+    """An agent's "Retry" on a failed outbound message: its outbox entry is due again now
+    with a fresh attempt count, the message shows ``queued``, and ``OutboxQueued`` wakes
+    the dispatcher. A dead-lettered entry keeps its idempotency key (the provider may
+    have taken the first try after all and dedupes it); an entry that was sent and later
+    reported failed by the provider gets a new key, since that send must happen anew.
+    Only a failed message on a ticket the caller may change can be retried; a closed
+    ticket is read-only."""
+    ticket = await load_visible(session, staff, number, lock=True)
+    if not may_change(staff, ticket):
+        raise Forbidden(f"you are not a member of the queue of {number}")
+    _read_only(ticket)
+    msg = (
+        await session.execute(
+            select(Message).where(Message.id == message_id, Message.ticket_id == ticket.id)
+        )
+    ).scalar_one_or_none()
+    if msg is None:
+        raise NotFound(f"no message {message_id} on {number}")
+    if msg.direction != Direction.OUT.value or msg.delivery_status != DeliveryStatus.FAILED.value:
+        raise Conflict("only a failed outbound message can be retried")
+    entry = (
+        await session.execute(
+            select(OutboxEntry).where(OutboxEntry.message_id == msg.id).with_for_update()
+        )
+    ).scalar_one_or_none()
+    if entry is None:
+        raise Conflict("this message has no outbox entry to retry")
+    values: dict[str, object] = {
+        "state": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": None,
+        "lease_owner": None,
+    }
+    if entry.state == DONE:
+        values["idempotency_key"] = uuid.uuid4().hex
+    await session.execute(update(OutboxEntry).where(OutboxEntry.id == entry.id).values(**values))
+    await session.execute(
+        update(Message)
+        .where(Message.id == msg.id)
+        .values(delivery_status=DeliveryStatus.QUEUED.value, delivery_error=None)
+    )
+    await audit.record(
+        session,
+        staff.actor,
+        "message.retried",
+        now,
+        ticket.id,
+        message_id=msg.id,
+        channel=msg.channel,
+        previous_error=(msg.delivery_error or "")[:500],
+    )
+    events: tuple[Event, ...] = (
+        DeliveryStatusChanged(ticket.id, ticket.number, msg.id, DeliveryStatus.QUEUED.value, None),
+        OutboxQueued(msg.id, msg.channel),
+    )
+    return Written(ticket.id, msg.id, events)

@@ -18,12 +18,13 @@ from agent_ui.web.lockout import Limits, LoginGuard, MemoryCounter, RedisCounter
 from agent_ui.web.pages_errors import page_errors
 from agent_ui.web.render import render, setup_templates
 from agent_ui.web.security import security_headers
+from agent_ui.web.ticket import ROUTES as TICKET_ROUTES
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 def web_routes() -> list[web.AbstractRouteDef]:
-    return [*auth.ROUTES, *account.ROUTES, *wallboard.ROUTES]
+    return [*auth.ROUTES, *account.ROUTES, *wallboard.ROUTES, *TICKET_ROUTES]
 
 
 def setup_web(app: web.Application) -> None:

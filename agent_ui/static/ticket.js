@@ -1,0 +1,227 @@
+// The ticket page: live timeline and side refreshes from the stream's frames for this
+// ticket, collision notices, the composer (Ctrl+Enter, a draft kept in localStorage per
+// ticket and user), inline errors from htmx posts, and SLA clocks counting down.
+// Customer data only ever reaches the DOM through textContent.
+
+const root = document.getElementById("ticket");
+
+function send(frame) {
+  const stream = window.Switchboard && window.Switchboard.stream;
+  if (!stream || typeof stream.send !== "function") return false;
+  try {
+    stream.send(frame);
+    return true;
+  } catch (err) {
+    return false;
+  }
+}
+
+function later(fn, ms) {
+  let timer = null;
+  return () => {
+    if (timer !== null) return;
+    timer = setTimeout(() => {
+      timer = null;
+      fn();
+    }, ms);
+  };
+}
+
+function fire(name) {
+  document.body.dispatchEvent(new CustomEvent(name, { bubbles: true }));
+}
+
+// -- live refreshes ---------------------------------------------------------------------
+function liveRefreshes(number, customerId) {
+  const timeline = later(() => fire("ticket-timeline"), 150);
+  const changed = later(() => fire("ticket-changed"), 150);
+  const mine = (ev) => ev.detail && ev.detail.data && ev.detail.data.number === number;
+  for (const type of ["MessageReceived", "MessageSent", "DeliveryStatusChanged"]) {
+    document.body.addEventListener("sb-" + type, (ev) => { if (mine(ev)) timeline(); });
+  }
+  for (const type of ["TicketUpdated", "TicketStatusChanged", "TicketAssigned", "SlaWarning", "SlaBreached", "SlaStarted"]) {
+    document.body.addEventListener("sb-" + type, (ev) => { if (mine(ev)) changed(); });
+  }
+  for (const type of ["CustomersMerged", "CustomersUnmerged"]) {
+    document.body.addEventListener("sb-" + type, (ev) => {
+      const d = (ev.detail && ev.detail.data) || {};
+      if (String(d.kept_id) === customerId || String(d.merged_id) === customerId) changed();
+    });
+  }
+  document.body.addEventListener("sb-reload", () => { timeline(); changed(); });
+}
+
+// -- collision notice -------------------------------------------------------------------
+function collisions(number, me) {
+  const list = document.getElementById("collision");
+  const others = new Map(); // user id -> {name, action, until}
+  const words = { viewing: root.dataset.tViewing, typing: root.dataset.tTyping };
+
+  function draw() {
+    const now = Date.now();
+    for (const [id, o] of others) if (o.until < now) others.delete(id);
+    list.replaceChildren();
+    for (const o of others.values()) {
+      const li = document.createElement("li");
+      li.className = "collision-" + o.action;
+      li.textContent = (words[o.action] || words.viewing).replace("{name}", o.name);
+      list.append(li);
+    }
+  }
+
+  document.body.addEventListener("sb-Collision", (ev) => {
+    const d = (ev.detail && ev.detail.data) || {};
+    if (d.ticket !== number || String(d.user_id) === me) return;
+    if (d.action === "left") {
+      others.delete(String(d.user_id));
+    } else {
+      const ttl = d.action === "typing" ? 8000 : 70000;
+      const prior = others.get(String(d.user_id));
+      if (d.action === "viewing" && prior && prior.action === "typing" && prior.until > Date.now()) {
+        prior.until = Math.max(prior.until, Date.now() + 1000);
+      } else {
+        others.set(String(d.user_id), { name: String(d.name || "?"), action: d.action, until: Date.now() + ttl });
+      }
+    }
+    draw();
+  });
+  setInterval(draw, 2000);
+
+  const viewing = () => send({ type: "viewing", ticket: number });
+  viewing();
+  document.body.addEventListener("sb-hello", viewing);
+  setInterval(viewing, 30000);
+  window.addEventListener("pagehide", () => send({ type: "left", ticket: number }));
+  let lastTyping = 0;
+  return () => {
+    const now = Date.now();
+    if (now - lastTyping < 2000) return;
+    lastTyping = now;
+    send({ type: "typing", ticket: number });
+  };
+}
+
+// -- composer ---------------------------------------------------------------------------
+function composer(typing) {
+  const form = document.getElementById("composer");
+  if (!form) return;
+  const text = form.querySelector("textarea");
+  const note = form.querySelector("#note-toggle");
+  const key = form.dataset.draft;
+  const store = (() => { try { return window.localStorage; } catch (err) { return null; } })();
+
+  if (store && key) {
+    const saved = store.getItem(key);
+    if (saved) {
+      try {
+        const draft = JSON.parse(saved);
+        text.value = String(draft.text || "");
+        if (note && draft.note) note.checked = true;
+      } catch (err) {
+        store.removeItem(key);
+      }
+    }
+  }
+  const save = () => {
+    if (!store || !key) return;
+    if (text.value) store.setItem(key, JSON.stringify({ text: text.value, note: !!(note && note.checked) }));
+    else store.removeItem(key);
+  };
+  const mode = () => form.classList.toggle("as-note", !!(note && note.checked));
+  mode();
+  text.addEventListener("input", () => { save(); if (!(note && note.checked)) typing(); });
+  if (note) note.addEventListener("change", () => { save(); mode(); });
+  text.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
+      ev.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  form.addEventListener("htmx:afterRequest", (ev) => {
+    if (ev.detail.elt !== form || !ev.detail.successful) return;
+    text.value = "";
+    if (note) note.checked = false;
+    mode();
+    if (store && key) store.removeItem(key);
+    text.focus();
+  });
+}
+
+// -- errors of htmx posts, shown inline as text -----------------------------------------
+function inlineErrors() {
+  document.body.addEventListener("htmx:beforeRequest", (ev) => {
+    const box = errorBox(ev.detail.elt);
+    if (box) box.textContent = "";
+  });
+  document.body.addEventListener("htmx:beforeSwap", (ev) => {
+    const xhr = ev.detail.xhr;
+    if (!xhr || xhr.status < 400) return;
+    ev.detail.shouldSwap = false;
+    ev.detail.isError = false;
+    const box = errorBox(ev.detail.requestConfig && ev.detail.requestConfig.elt) || errorBox(ev.detail.elt);
+    if (box) box.textContent = (xhr.responseText || String(xhr.status)).slice(0, 500);
+  });
+}
+
+function errorBox(elt) {
+  const form = elt && elt.closest ? elt.closest("[data-errors]") : null;
+  return form ? document.querySelector(form.dataset.errors) : null;
+}
+
+// -- SLA clocks -------------------------------------------------------------------------
+function pad(n) { return String(n).padStart(2, "0"); }
+
+function duration(seconds) {
+  let left = Math.abs(Math.trunc(seconds));
+  const days = Math.floor(left / 86400); left -= days * 86400;
+  const hours = Math.floor(left / 3600); left -= hours * 3600;
+  const minutes = Math.floor(left / 60); const secs = left - minutes * 60;
+  if (days) return `${days}d ${hours}h`;
+  if (hours) return `${hours}h ${pad(minutes)}m`;
+  return `${minutes}m ${pad(secs)}s`;
+}
+
+const seen = new WeakMap();
+
+function tick() {
+  for (const section of document.querySelectorAll(".sla")) {
+    const t = section.dataset;
+    for (const clock of section.querySelectorAll(".sla-clock")) {
+      const state0 = clock.dataset.state;
+      if (state0 === "met" || state0 === "paused" || clock.dataset.remaining === "") continue;
+      if (!seen.has(clock)) seen.set(clock, performance.now());
+      const remaining = Number(clock.dataset.remaining) - (performance.now() - seen.get(clock)) / 1000;
+      const due = Date.parse(clock.dataset.due);
+      const warn = Date.parse(clock.dataset.warn);
+      const warnBefore = Number.isFinite(due) && Number.isFinite(warn) ? (due - warn) / 1000 : 0;
+      const state = remaining < 0 ? "breached" : state0 === "warning" || remaining <= warnBefore ? "warning" : "running";
+      clock.classList.remove("sla-running", "sla-warning", "sla-breached");
+      clock.classList.add("sla-" + state);
+      const badge = clock.querySelector(".sla-state");
+      if (badge) badge.textContent = t["t" + state[0].toUpperCase() + state.slice(1)] || state;
+      const left = clock.querySelector(".sla-left");
+      if (left) left.textContent = (remaining >= 0 ? t.tLeft : t.tOver).replace("{time}", duration(remaining));
+    }
+  }
+}
+
+function scrollTimeline() {
+  const list = document.querySelector("#timeline .timeline");
+  if (list) list.scrollTop = list.scrollHeight;
+}
+
+if (root) {
+  const number = root.dataset.number;
+  liveRefreshes(number, root.dataset.customer);
+  const typing = collisions(number, root.dataset.user);
+  composer(typing);
+  inlineErrors();
+  tick();
+  setInterval(tick, 1000);
+  scrollTimeline();
+  document.body.addEventListener("htmx:afterSwap", (ev) => {
+    if (ev.detail.target && ev.detail.target.id === "timeline") scrollTimeline();
+    tick();
+  });
+  document.body.addEventListener("htmx:afterSettle", () => { scrollTimeline(); tick(); });
+}
