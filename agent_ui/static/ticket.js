@@ -75,6 +75,9 @@ function collisions(number, me) {
     if (d.action === "left") {
       others.delete(String(d.user_id));
     } else {
+      // A newcomer did not see our earlier notice (collision frames are not replayed):
+      // answer once, after the server's one-a-second limit per kind.
+      if (!others.has(String(d.user_id))) setTimeout(viewing, 1100);
       const ttl = d.action === "typing" ? 8000 : 70000;
       const prior = others.get(String(d.user_id));
       if (d.action === "viewing" && prior && prior.action === "typing" && prior.until > Date.now()) {
