@@ -222,6 +222,9 @@ if (document.getElementById("ticket-list")) {
   bind("j", labels.shortcut_next, () => select(current() + 1));
   bind("k", labels.shortcut_previous, () => select(current() < 0 ? 0 : current() - 1));
   bind("Enter", labels.shortcut_open, () => {
+    // Enter on a button or link outside the list keeps its own meaning.
+    const active = document.activeElement;
+    if (active && active !== document.body && !active.closest("#ticket-list")) return false;
     const row = rows()[current()];
     if (!row) return false;
     location.assign(row.dataset.href);
