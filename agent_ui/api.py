@@ -19,6 +19,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import tickets
+from agent_ui.attachments import ATTACHMENT_ROUTES
 from agent_ui.context import DESK, SENDERS, STAFF_KEY, staff_of
 from agent_ui.errors import ApiError
 from agent_ui.http import (
@@ -253,6 +254,7 @@ ROUTES: list[ApiRoute] = [
         ),
     ),
     *ROUTING_ROUTES,
+    *ATTACHMENT_ROUTES,
 ]
 
 

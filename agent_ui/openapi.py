@@ -100,6 +100,7 @@ SCHEMAS: dict[str, Any] = {
                 "enum": ["received", "queued", "sent", "delivered", "failed", None]
             },
             "delivery_error": NULL_STR,
+            "seen_at": {"type": ["string", "null"], "format": "date-time"},
         },
     },
     "Ticket": {
@@ -133,6 +134,7 @@ SCHEMAS: dict[str, Any] = {
             "updated_at": {"type": "string", "format": "date-time"},
             "first_response_at": {"type": ["string", "null"], "format": "date-time"},
             "sla": {"type": "object"},
+            "rating": {"type": ["object", "null"]},
         },
     },
     "TicketDetail": {

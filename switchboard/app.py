@@ -10,6 +10,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from agent_ui import DESK, api_routes, error_middleware
 from agent_ui.api import auth_middleware
+from agent_ui.attachments import BLOBS
 from agent_ui.context import ROUTING, SENDERS
 from agent_ui.http import Handler
 from agent_ui.panels import PANELS, PanelRegistry
@@ -49,8 +51,10 @@ from routing.redis_store import RedisStore
 from routing.rules import QueueRules
 from routing.store import MemoryStore, RoutingStore
 from switchboard import db
+from switchboard.blobs import FileBlobStore, default_blob_dir
 from switchboard.bus import Bury, EventBus, InProcessBus, RedisBus, RedisClient, redis_client
 from switchboard.charsets import install_cjk_aliases
+from switchboard.chatwait import wait_estimator
 from switchboard.clock import utc_now
 from switchboard.dispatcher import OutboxDispatcher
 from switchboard.metrics import Metrics, check_access, start_listener
@@ -146,6 +150,14 @@ def make_webchat(
         limiter=MemoryRateLimiter() if redis is None else RedisRateLimiter(redis, prefix),
         clients=clients,
         secure_cookie=(settings.public_url or "").startswith("https://"),
+        blobs=blob_store(settings),
+        max_upload=settings.attachment_max_bytes,
+    )
+
+
+def blob_store(settings: Settings) -> FileBlobStore:
+    return FileBlobStore(
+        Path(settings.blob_dir) if settings.blob_dir else default_blob_dir(settings.database_url)
     )
 
 
@@ -201,6 +213,7 @@ async def build_runtime(
             redis,
             redis_prefix,
         )
+        webchat.wait_estimator = wait_estimator(routing, settings.webchat_minutes_per_chat)
         senders = SenderRegistry()
         senders.register(webchat.sender)
         policy = RetryPolicy(
@@ -406,6 +419,8 @@ def create_app(
         app[ROUTING] = runtime.routing
         app[SENDERS] = runtime.senders
         app[WEB_CONFIG] = await make_web_config(runtime, redis_prefix)
+        if runtime.webchat.blobs is not None:
+            app[BLOBS] = runtime.webchat.blobs
         metrics_holder.append(runtime.metrics)
         await start_runtime(
             runtime, workers=settings.run_workers if workers is None else workers, timers=timers
@@ -434,6 +449,10 @@ def create_app(
     app.router.add_route("GET", "/chat", _lazy(lambda a: a[RUNTIME].webchat.page))
     app.router.add_route("GET", "/chat/ws", _lazy(lambda a: a[RUNTIME].webchat.socket))
     app.router.add_route("GET", "/chat/widget.js", _lazy(lambda a: a[RUNTIME].webchat.widget))
+    app.router.add_route("GET", "/chat/chat.js", _lazy(lambda a: a[RUNTIME].webchat.script))
+    app.router.add_route("GET", "/chat/chat.css", _lazy(lambda a: a[RUNTIME].webchat.stylesheet))
+    app.router.add_route("POST", "/chat/upload", _lazy(lambda a: a[RUNTIME].webchat.upload))
+    app.router.add_route("GET", "/chat/files/{id}", _lazy(lambda a: a[RUNTIME].webchat.file))
     return app
 
 

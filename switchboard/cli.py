@@ -82,7 +82,9 @@ async def _serve(settings: Settings, *, workers: bool) -> None:
                 f"cannot listen on {settings.host}:{settings.port}: {err.strerror}"
             ) from err
         log.info(
-            "serving on http://%s:%s (chat: /chat, API: /api/v1)", settings.host, settings.port
+            "serving on http://%s:%s (sign in: /, chat: /chat, API: /api/v1)",
+            settings.host,
+            settings.port,
         )
         await _until_signalled()
     finally:
@@ -127,6 +129,7 @@ async def cmd_demo(args: argparse.Namespace) -> None:
         log.info(
             "demo login: %-24s role=%-10s password=%s", user.email, user.role.value, DEMO_PASSWORD
         )
+    log.info("sign in (agents, supervisors): http://%s:%s/", settings.host, settings.port)
     log.info("customer chat: http://%s:%s/chat", settings.host, settings.port)
     await _serve(settings, workers=True)
 

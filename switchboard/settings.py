@@ -85,6 +85,13 @@ class Settings:
     webchat_new_visitors_per_minute: int = 20
     webchat_allowed_origins: str | None = None
     trusted_proxies: str | None = None
+    # Files customers send (web chat uploads; email and SMS reuse the limit) and where
+    # their bytes are kept: unset, ``blobs`` next to the SQLite file (else the cwd).
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    blob_dir: str | None = None
+    # Minutes one waiting chat adds to the expected wait per agent online (the estimate
+    # the chat shows while nobody has accepted; see switchboard.chatwait).
+    webchat_minutes_per_chat: float = 3.0
     outbox_base_delay_s: float = 5.0
     outbox_max_attempts: int = 8
     outbox_lease_s: float = 120.0

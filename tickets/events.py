@@ -144,6 +144,25 @@ class CustomersMerged(Event):
     merged_id: int
 
 
+@register
+@dataclass(frozen=True, slots=True)
+class MessageSeen(Event):
+    """The customer's chat showed the agent message ``message_id`` (and the earlier ones)."""
+
+    ticket_id: int
+    number: str
+    message_id: int
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class TicketRated(Event):
+    ticket_id: int
+    number: str
+    rating: int
+    queue: str | None
+
+
 EventHandler = Callable[[Event], Awaitable[None]]
 
 

@@ -164,6 +164,10 @@ class Ticket(Base):
     next_sla_check_at: Mapped[datetime | None] = mapped_column(index=True)
     # A message to a closed ticket opens a follow-up ticket linked to the old one.
     follow_up_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    # The customer's satisfaction rating (1-5) and comment, given once the ticket is solved.
+    rating: Mapped[int | None]
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime | None] = mapped_column(index=True)
     tags: Mapped[list[TicketTag]] = relationship(lazy="raise", order_by="TicketTag.tag")
 
     @property
@@ -197,6 +201,8 @@ class Message(Base):
     email_message_id: Mapped[str | None] = mapped_column(String(500), index=True)
     delivery_status: Mapped[str | None] = mapped_column(String(20))
     delivery_error: Mapped[str | None] = mapped_column(Text)
+    # When the customer's chat window first showed this agent message.
+    seen_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     attachments: Mapped[list[Attachment]] = relationship(lazy="raise", order_by="Attachment.id")
 

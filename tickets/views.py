@@ -52,6 +52,7 @@ def message_dict(msg: Message, attachments: Sequence[Attachment] = ()) -> dict[s
         "created_at": iso(msg.created_at),
         "delivery_status": msg.delivery_status,
         "delivery_error": msg.delivery_error,
+        "seen_at": iso(msg.seen_at),
     }
 
 
@@ -130,9 +131,16 @@ async def ticket_dicts(
             "updated_at": iso(t.updated_at),
             "first_response_at": iso(t.first_response_at),
             "sla": with_remaining(t.sla or {}, now or datetime.now(UTC)),
+            "rating": _rating(t),
         }
         for t in tickets
     ]
+
+
+def _rating(t: Ticket) -> dict[str, Any] | None:
+    if t.rating is None:
+        return None
+    return {"score": t.rating, "comment": t.rating_comment, "rated_at": iso(t.rated_at)}
 
 
 async def list_tickets(

@@ -8,11 +8,21 @@ Protocol (DESIGN.md), plus what a chat user expects:
   resend of a stored message is acknowledged as that message before any rate limit is
   charged;
 - ``{"type": "typing"}`` tells agents the visitor is typing (rate-limited);
+- ``{"type": "seen", "message_id": N}``: the visible page showed agent message N;
+- ``{"type": "rating", "score": 1..5, "comment"?: ...}`` rates the solved conversation;
+- ``{"type": "contact", "value": ...}``: a phone number or email to be answered on (asked
+  for by the offline notice), kept as an unverified claim;
 - server frames ``visitor`` (first, ``{"key": ...}``: the signed visitor key), ``message``
   (history first, then live; the visitor's own messages are echoed to all their tabs with
-  their ``client_id``), ``typing`` (an agent is typing), ``error`` (``code``, ``message``,
-  and ``retry_after`` in seconds when waiting helps). A refused frame never closes the
-  socket; only a refused new visitor does (close code 1013, after its error frame).
+  their ``client_id``; ``author`` of an agent's message is the agent's display name, and
+  ``attachments`` carry a ``url`` only this visitor can load), ``typing`` (an agent is
+  typing, with ``author``), ``hours`` (``open``, ``opens_at``: the offline notice),
+  ``wait`` (``position``, ``agents_online``, ``minutes``: while nobody has accepted),
+  ``agent`` (``name``: an agent took the chat; replaces the wait notice),
+  ``rating_request`` (the ticket was solved), ``rated``, ``contact_saved``, ``error``
+  (``code``, ``message``, and ``retry_after`` in seconds when waiting helps). A refused
+  frame never closes the socket; only a refused new visitor does (close code 1013, after
+  its error frame).
 
 The visitor: the signed key the page offers as a WebSocket subprotocol
 (``["switchboard.chat", "visitor.<key>"]``), else the cookie (never for the widget, whose
@@ -25,6 +35,10 @@ with it). Decisions where the issue is silent: the limits are token buckets per 
 and per client address (``ChatLimits``), and a new visitor is charged to its address
 wherever it is made (the page or the socket), since a visitor who writes becomes a
 customer and a ticket.
+
+Files: ``POST /chat/upload`` (multipart ``file``, optional ``text``, ``client_id``; the
+visitor by the ``X-Chat-Visitor`` key header or the cookie) stores the file through the
+``BlobStore`` and ingests a message with it (see ``files``).
 
 An agent's reply travels: outbox -> ``WebchatSender`` -> bus broadcast -> whichever
 process holds the visitor's socket -> pushed, and then recorded as delivered.
@@ -42,11 +56,14 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 import tickets
+from channels.attachments import DEFAULT_MAX_BYTES, BlobStore
 from channels.base import SendResult
 from channels.events import AgentTyping, VisitorTyping, WebchatFrame
+from channels.webchat import files
 from channels.webchat.clients import ClientPolicy
 from channels.webchat.hub import VisitorHub
-from channels.webchat.page import CHAT_PAGE, WIDGET_JS
+from channels.webchat.notices import WaitEstimator, agent_frame, hours_frame
+from channels.webchat.page import CHAT_CSS, CHAT_JS, CHAT_PAGE, WIDGET_JS
 from channels.webchat.ratelimit import MemoryRateLimiter, Rate, RateLimiter
 from channels.webchat.signing import COOKIE, VisitorSigner
 from tickets import (
@@ -56,6 +73,10 @@ from tickets import (
     Event,
     InboundMessage,
     OutboundMessage,
+    TicketAssigned,
+    TicketRated,
+    TicketStatus,
+    TicketStatusChanged,
     parse_number,
 )
 
@@ -69,9 +90,17 @@ VISITOR_MESSAGES = Rate(30, 10)
 ADDRESS_MESSAGES = Rate(120, 30)
 ADDRESS_NEW_VISITORS = Rate(20, 20)
 VISITOR_TYPING = Rate(20, 2)
+VISITOR_ACTIONS = Rate(60, 20)
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'none'; base-uri 'none'; object-src 'none'; "
+    "frame-ancestors {ancestors}"
+)
 
 
-def message_frame(data: dict[str, Any], client_id: str | None = None) -> dict[str, Any]:
+def message_frame(
+    data: dict[str, Any], client_id: str | None = None, files: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     frame = {
         "type": "message",
         "id": data["id"],
@@ -79,6 +108,7 @@ def message_frame(data: dict[str, Any], client_id: str | None = None) -> dict[st
         "author": data["author"],
         "text": data["text"],
         "created_at": data["created_at"],
+        "attachments": files or [],
     }
     if client_id:
         frame["client_id"] = client_id
@@ -104,6 +134,7 @@ class WebchatSender:
             "author": message.author or "",
             "text": message.text,
             "created_at": created,
+            "attachments": [],
         }
         await self.desk.broadcast([WebchatFrame(message.recipient, frame, message.message_id)])
         return SendResult(external_id=f"webchat-{message.message_id}", status=DeliveryStatus.SENT)
@@ -118,6 +149,7 @@ class ChatLimits:
     address_messages: Rate = ADDRESS_MESSAGES
     address_new_visitors: Rate = ADDRESS_NEW_VISITORS
     visitor_typing: Rate = VISITOR_TYPING
+    visitor_actions: Rate = VISITOR_ACTIONS
 
 
 class Webchat:
@@ -131,6 +163,9 @@ class Webchat:
         limiter: RateLimiter | None = None,
         clients: ClientPolicy | None = None,
         secure_cookie: bool = False,
+        blobs: BlobStore | None = None,
+        max_upload: int = DEFAULT_MAX_BYTES,
+        wait_estimator: WaitEstimator | None = None,
     ) -> None:
         self.desk = desk
         self.signer = signer
@@ -141,12 +176,22 @@ class Webchat:
         self.limiter: RateLimiter = limiter or MemoryRateLimiter()
         self.clients = clients or ClientPolicy()
         self.sender = WebchatSender(desk)
+        self.blobs = blobs
+        self.max_upload = max_upload
+        self.wait_estimator = wait_estimator
+        self.file_tokens = signer.file_tokens()
+        self.here: dict[int, str] = {}
+        """Tickets of the visitors connected to this process: ticket id to visitor."""
 
     def routes(self) -> list[web.RouteDef]:
         return [
             web.get("/chat", self.page),
             web.get("/chat/ws", self.socket),
             web.get("/chat/widget.js", self.widget),
+            web.get("/chat/chat.js", self.script),
+            web.get("/chat/chat.css", self.stylesheet),
+            web.post("/chat/upload", self.upload),
+            web.get("/chat/files/{id}", self.file),
         ]
 
     def _known_visitor(self, request: web.Request) -> str | None:
@@ -188,11 +233,10 @@ class Webchat:
 
     async def page(self, request: web.Request) -> web.Response:
         response = web.Response(text=CHAT_PAGE, content_type="text/html", charset="utf-8")
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; style-src 'self' 'unsafe-inline'; "
-            "script-src 'self' 'unsafe-inline'; connect-src 'self'; "
-            f"frame-ancestors {self.clients.frame_ancestors()}"
+        response.headers["Content-Security-Policy"] = CSP.format(
+            ancestors=self.clients.frame_ancestors()
         )
+        response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Content-Type-Options"] = "nosniff"
         if not _embedded(request) and self._known_visitor(request) is None:
             visitor = await self._mint(request)
@@ -202,6 +246,31 @@ class Webchat:
 
     async def widget(self, request: web.Request) -> web.Response:
         return web.Response(text=WIDGET_JS, content_type="application/javascript", charset="utf-8")
+
+    async def script(self, request: web.Request) -> web.Response:
+        return _static(CHAT_JS, "application/javascript")
+
+    async def stylesheet(self, request: web.Request) -> web.Response:
+        return _static(CHAT_CSS, "text/css")
+
+    async def upload(self, request: web.Request) -> web.Response:
+        return await files.upload(self, request)
+
+    async def file(self, request: web.Request) -> web.StreamResponse:
+        return await files.serve(self, request)
+
+    def attachment_frames(self, visitor: str, data: dict[str, Any]) -> list[dict[str, Any]]:
+        """A message's attachments as the visitor's page sees them, each with its URL."""
+        return [
+            {
+                "id": a["id"],
+                "name": a["name"],
+                "content_type": a["content_type"],
+                "size": a["size"],
+                "url": f"/chat/files/{a['id']}?t={self.file_tokens.token(visitor, a['id'])}",
+            }
+            for a in data.get("attachments", ())
+        ]
 
     async def socket(self, request: web.Request) -> web.WebSocketResponse:
         if not self.clients.origin_allowed(request):
@@ -229,6 +298,7 @@ class Webchat:
         try:
             await ws.send_json({"type": "visitor", "key": self.signer.sign(visitor)})
             await self._send_history(ws, visitor)
+            await self._send_notices(ws, visitor)
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT:
                     if msg.type is WSMsgType.BINARY:
@@ -237,6 +307,8 @@ class Webchat:
                 await self._on_frame(ws, visitor, client, msg.data)
         finally:
             self.hub.remove(visitor, ws)
+            if not self.hub.holds(visitor):
+                self.here = {t: v for t, v in self.here.items() if v != visitor}
         return ws
 
     async def _send_history(self, ws: web.WebSocketResponse, visitor: str) -> None:
@@ -249,9 +321,61 @@ class Webchat:
             return
         if found is None:
             return
-        _ticket_id, messages = found
+        ticket_id, messages = found
+        self.here[ticket_id] = visitor
         for data in messages:
-            await ws.send_json(message_frame(data), dumps=_dumps)
+            frame = message_frame(data, files=self.attachment_frames(visitor, data))
+            await ws.send_json(frame, dumps=_dumps)
+
+    async def _send_notices(self, ws: web.WebSocketResponse, visitor: str) -> None:
+        """Opening hours, then who answers (or the expected wait), and a rating request
+        for a solved conversation not yet rated."""
+        try:
+            state = await self.desk.read(
+                lambda s: tickets.chat_state(s, Channel.WEBCHAT.value, visitor)
+            )
+            hours = await self.desk.read(
+                lambda s: tickets.business_hours(
+                    s, state.queue if state else None, self.desk.clock()
+                )
+            )
+        except Exception as err:
+            await ws.send_json(_failure(err, "the chat status could not be loaded"))
+            return
+        await ws.send_json(hours_frame(hours), dumps=_dumps)
+        if state is None:
+            return
+        self.here[state.ticket_id] = visitor
+        for frame in await self._state_frames(state):
+            await ws.send_json(frame, dumps=_dumps)
+
+    async def _state_frames(self, state: tickets.ChatState) -> list[dict[str, Any]]:
+        if state.status == TicketStatus.SOLVED.value:
+            if state.rating is None:
+                return [{"type": "rating_request", "ticket": state.number}]
+            return [{"type": "rated", "score": state.rating, "ticket": state.number}]
+        if state.assignee is not None:
+            return [agent_frame(state)]
+        if self.wait_estimator is None:
+            return []
+        try:
+            estimate = await self.wait_estimator(state.ticket_id, state.queue)
+        except Exception:
+            log.warning("web chat: the wait estimate failed", exc_info=True)
+            return []
+        return [] if estimate is None else [estimate.frame()]
+
+    async def _push_state(self, ticket_id: int) -> None:
+        visitor = self.here.get(ticket_id)
+        if visitor is None:
+            return
+        state = await self.desk.read(
+            lambda s: tickets.chat_state(s, Channel.WEBCHAT.value, visitor)
+        )
+        if state is None or state.ticket_id != ticket_id:
+            return
+        for frame in await self._state_frames(state):
+            await self.hub.push(visitor, frame)
 
     async def _on_frame(
         self, ws: web.WebSocketResponse, visitor: str, client: Client, raw: str
@@ -272,10 +396,71 @@ class Webchat:
         elif kind == "typing":
             if await self.limiter.allow(f"typing:{visitor}", self.limits.visitor_typing):
                 await self.desk.broadcast([VisitorTyping(visitor, None)])
+        elif kind in ("seen", "rating", "contact"):
+            if not await self.limiter.allow(f"act:{visitor}", self.limits.visitor_actions):
+                await ws.send_json(
+                    error_frame("rate_limited", "too many requests; wait a moment")
+                    | {"retry_after": _retry_after(self.limits.visitor_actions)}
+                )
+                return
+            await self._on_action(ws, visitor, kind, frame)
         else:
             await ws.send_json(
                 error_frame("unknown_type", f"unknown frame type {_short(kind)!r}"), dumps=_dumps
             )
+
+    async def _on_action(
+        self, ws: web.WebSocketResponse, visitor: str, kind: str, frame: dict[str, Any]
+    ) -> None:
+        """``seen``, ``rating`` and ``contact``: each a tickets service on the visitor's
+        own conversation; a refusal is an error frame."""
+        channel = Channel.WEBCHAT.value
+        try:
+            if kind == "seen":
+                message_id = frame.get("message_id")
+                if not isinstance(message_id, int) or isinstance(message_id, bool):
+                    await ws.send_json(error_frame("bad_message_id", "message_id is a number"))
+                    return
+
+                async def seen(session: Any, now: datetime) -> tuple[None, list[Event]]:
+                    return None, await tickets.mark_seen(session, channel, visitor, message_id, now)
+
+                await self.desk.write(seen)
+            elif kind == "rating":
+                state = await self.desk.read(lambda s: tickets.chat_state(s, channel, visitor))
+                if state is None:
+                    await ws.send_json(error_frame("no_conversation", "there is nothing to rate"))
+                    return
+                ticket_id = state.ticket_id
+
+                async def rate(session: Any, now: datetime) -> tuple[None, list[Event]]:
+                    return None, await tickets.rate_ticket(
+                        session,
+                        channel,
+                        visitor,
+                        ticket_id,
+                        frame.get("score"),
+                        frame.get("comment"),
+                        now,
+                    )
+
+                await self.desk.write(rate)
+            else:
+
+                async def contact(session: Any, now: datetime) -> tuple[str, list[Event]]:
+                    stored = await tickets.claim_contact(
+                        session, channel, visitor, frame.get("value"), now
+                    )
+                    return stored, []
+
+                kind_saved = await self.desk.write(contact)
+                await ws.send_json({"type": "contact_saved", "kind": kind_saved})
+        except tickets.NotFound as err:
+            await ws.send_json(error_frame("not_found", str(err)))
+        except tickets.Conflict as err:
+            await ws.send_json(error_frame("conflict", str(err)))
+        except Exception as err:
+            await ws.send_json(_failure(err, "that was not saved; try again"))
 
     async def _on_hello(
         self, ws: web.WebSocketResponse, profile: dict[str, str | None], frame: dict[str, Any]
@@ -339,7 +524,7 @@ class Webchat:
                 if stored is not None:  # a resend: the stored message, no rate charged
                     await ws.send_json(_ack(client_id, stored["ticket"], stored["id"]))
                     return
-            limited = await self._limited(visitor, client.address)
+            limited = await self.limited(visitor, client.address)
             if limited is not None:
                 await ws.send_json(
                     error_frame("rate_limited", "too many messages; wait a moment")
@@ -366,17 +551,37 @@ class Webchat:
             )
             return
         await ws.send_json(_ack(client_id, result.number, result.message_id))
-        if not result.duplicate:
-            echo = {
-                "id": result.message_id,
-                "direction": "in",
-                "author": profile["name"] or "",
-                "text": text,
-                "created_at": now.isoformat(),
-            }
-            await self.desk.broadcast([WebchatFrame(visitor, message_frame(echo, client_id))])
+        await self.after_ingest(visitor, result, profile["name"], text, client_id, ())
 
-    async def _limited(self, visitor: str, address: str) -> Rate | None:
+    async def after_ingest(
+        self,
+        visitor: str,
+        result: tickets.IngestResult,
+        author: str | None,
+        text: str,
+        client_id: str | None,
+        files: tuple[dict[str, Any], ...] | list[dict[str, Any]],
+    ) -> None:
+        """The echo to every tab of the visitor, then the wait notice of a new chat."""
+        self.here[result.ticket_id] = visitor
+        if result.duplicate:
+            return
+        echo = {
+            "id": result.message_id,
+            "direction": "in",
+            "author": author or "",
+            "text": text,
+            "created_at": self.desk.clock().isoformat(),
+            "attachments": list(files),
+        }
+        frame = message_frame(echo, client_id, self.attachment_frames(visitor, echo))
+        await self.desk.broadcast([WebchatFrame(visitor, frame)])
+        try:
+            await self._push_state(result.ticket_id)
+        except Exception:
+            log.warning("web chat: the chat state could not be pushed", exc_info=True)
+
+    async def limited(self, visitor: str, address: str) -> Rate | None:
         """The limit this message would break, if any (the visitor's, then the address's)."""
         if not await self.limiter.allow(f"msg:{visitor}", self.limits.visitor_messages):
             return self.limits.visitor_messages
@@ -392,6 +597,10 @@ class Webchat:
                 await self._delivered(event.message_id)
         elif isinstance(event, AgentTyping):
             await self._agent_typing(event)
+        elif isinstance(event, TicketAssigned | TicketRated) or (
+            isinstance(event, TicketStatusChanged) and event.new == TicketStatus.SOLVED.value
+        ):
+            await self._push_state(event.ticket_id)
 
     async def _delivered(self, message_id: int) -> None:
         async def work(session: Any, _now: datetime) -> tuple[None, list[Event]]:
@@ -423,6 +632,13 @@ class Client:
     def __post_init__(self) -> None:
         self.profile.setdefault("name", None)
         self.profile.setdefault("email", None)
+
+
+def _static(text: str, content_type: str) -> web.Response:
+    response = web.Response(text=text, content_type=content_type, charset="utf-8")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 def _embedded(request: web.Request) -> bool:

@@ -27,6 +27,9 @@ class VisitorHub:
             if not sockets:
                 del self._sockets[visitor]
 
+    def holds(self, visitor: str) -> bool:
+        return bool(self._sockets.get(visitor))
+
     def total(self) -> int:
         return sum(len(s) for s in self._sockets.values())
 

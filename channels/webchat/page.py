@@ -1,8 +1,11 @@
-"""The customer chat page and the embeddable widget loader, as static text.
+"""The customer chat page, its script and stylesheet, and the embeddable widget loader, as
+static text.
 
+The page runs under ``script-src 'self'``: no inline script, handler or style attribute;
+its script and stylesheet are files served by ``/chat/chat.js`` and ``/chat/chat.css``.
 Everything the page shows from the network goes through ``textContent`` (never
-``innerHTML``), so a message cannot inject markup. Labels follow the browser's language
-(Chinese or English).
+``innerHTML``), so a message cannot inject markup; file links and images use only the
+URLs the server made. Labels follow the browser's language (Chinese or English).
 
 The widget keeps the visitor's key and profile in the embedding site's own storage (a
 third-party frame may get neither cookies nor storage) and accepts updates only from its
@@ -12,8 +15,10 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-CHAT_PAGE = files("channels.webchat").joinpath("chat.html").read_text("utf-8")
-
+_HERE = files("channels.webchat")
+CHAT_PAGE = _HERE.joinpath("chat.html").read_text("utf-8")
+CHAT_JS = _HERE.joinpath("chat.js").read_text("utf-8")
+CHAT_CSS = _HERE.joinpath("chat.css").read_text("utf-8")
 WIDGET_JS = """(function () {
   var me = document.currentScript;
   var base = me ? new URL(me.src).origin : "";

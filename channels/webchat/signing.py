@@ -16,6 +16,9 @@ class VisitorSigner:
             raise ValueError("the signing key must have at least 16 bytes")
         self._key = key
 
+    def file_tokens(self) -> FileTokens:
+        return FileTokens(self._key)
+
     def new_visitor(self) -> str:
         return "v_" + secrets.token_hex(12)
 
@@ -30,3 +33,25 @@ class VisitorSigner:
         if not visitor.startswith("v_") or len(visitor) > 64:
             return None
         return visitor if hmac.compare_digest(self.sign(visitor), token) else None
+
+
+class FileTokens:
+    """Capability tokens for a visitor's own files: ``<visitor>.<hmac>`` bound to one
+    attachment, so an ``<img>`` (which carries no key and, in the widget, no cookie) can
+    load it, and nobody else's file can be named."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = hashlib.sha256(b"switchboard.chat.files:" + key).digest()
+
+    def token(self, visitor: str, attachment_id: int) -> str:
+        return f"{visitor}.{self._mac(visitor, attachment_id)}"
+
+    def visitor(self, token: str, attachment_id: int) -> str | None:
+        visitor, _, mac = token.rpartition(".")
+        if not visitor.startswith("v_") or len(visitor) > 64:
+            return None
+        return visitor if hmac.compare_digest(self._mac(visitor, attachment_id), mac) else None
+
+    def _mac(self, visitor: str, attachment_id: int) -> str:
+        msg = f"{visitor}:{attachment_id}".encode()
+        return hmac.new(self._key, msg, hashlib.sha256).hexdigest()[:32]

@@ -105,7 +105,7 @@ async def test_a_forged_cookie_gets_a_fresh_visitor(api: Api) -> None:
     await intruder.send_json({"type": "typing"})
     await intruder.send_json({"type": "nope"})
     frames = await frames_until(intruder, "error")
-    assert [f["type"] for f in frames] == ["visitor", "error"]  # no history at all
+    assert [f["type"] for f in frames] == ["visitor", "hours", "error"]  # no history
     assert frames[-1]["code"] == "unknown_type"
     assert frames[0]["key"].rsplit(".", 1)[0] != visitor_cookie.rsplit(".", 1)[0]
     await intruder.close()
@@ -143,9 +143,10 @@ async def test_refused_frames_say_why(api: Api) -> None:
 
 async def test_the_page_never_renders_text_as_html(api: Api) -> None:
     page = await (await api.client.get("/chat")).text()
-    assert "innerHTML" not in page and "textContent" in page
+    script = await (await api.client.get("/chat/chat.js")).text()
+    assert "innerHTML" not in page + script and "textContent" in script
     response = await api.client.get("/chat")
-    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in response.headers["Content-Security-Policy"]
     assert "frame-ancestors *" in response.headers["Content-Security-Policy"]
     widget = await api.client.get("/chat/widget.js")
     assert widget.status == 200 and "iframe" in await widget.text()
@@ -194,5 +195,5 @@ async def test_the_widget_frame_never_uses_the_chat_cookie(api: Api) -> None:
     widget = await api.client.ws_connect("/chat/ws?embed=1")  # the cookie is still sent
     await widget.send_json({"type": "end-of-history"})
     frames = await frames_until(widget, "error")
-    assert [f["type"] for f in frames] == ["visitor", "error"]
+    assert [f["type"] for f in frames] == ["visitor", "hours", "error"]
     await widget.close()
