@@ -160,14 +160,144 @@ async def post_merge(request: web.Request) -> web.Response:
     only_fields(body, {"merge"})
     merge_id = int_field(body, "merge")
 
+    async def work(session: AsyncSession, now: datetime) -> tuple[int, tuple[Event, ...]]:
+        merged = await tickets.merge_customers(session, staff, keep_id, merge_id, now)
+        return merged.merge_id, merged.events
+
+    desk = request.app[DESK]
+    merge_record = await desk.write(work)
+    data = await desk.read(lambda s: tickets.customer_detail(s, staff, keep_id))
+    data["merge_id"] = merge_record
+    return web.json_response(data, dumps=dumps)
+
+
+async def post_unmerge(request: web.Request) -> web.Response:
+    """Supervisors undo a merge into this customer (``merge_id`` from the merge's answer
+    or the customer's ``merges``); the answer is this customer as it is now."""
+    staff, customer_id = staff_of(request), path_id(request)
+    body = await read_json(request)
+    only_fields(body, {"merge_id"})
+    merge_id = int_field(body, "merge_id")
+
     async def work(session: AsyncSession, now: datetime) -> tuple[None, tuple[Event, ...]]:
-        written = await tickets.merge_customers(session, staff, keep_id, merge_id, now)
+        written = await tickets.unmerge_customers(session, staff, customer_id, merge_id, now)
         return None, written.events
 
     desk = request.app[DESK]
     await desk.write(work)
-    data = await desk.read(lambda s: tickets.customer_detail(s, staff, keep_id))
+    data = await desk.read(lambda s: tickets.customer_detail(s, staff, customer_id))
     return web.json_response(data, dumps=dumps)
+
+
+def _new_ticket(body: dict[str, Any]) -> tickets.NewTicket:
+    only_fields(body, {"customer", "subject", "text", "channel", "queue", "priority", "tags"})
+    customer = body.get("customer")
+    if not isinstance(customer, dict):
+        raise ApiError(400, "invalid", "customer must be an object with a name")
+    only_fields(customer, {"name", "email", "phone"})
+    name = str_or_none(customer, "name")
+    subject = str_or_none(body, "subject")
+    if name is None or subject is None:
+        raise ApiError(400, "invalid", "customer.name and subject are required")
+    return tickets.NewTicket(
+        customer_name=name,
+        subject=subject,
+        text=text_field(body),
+        email=str_or_none(customer, "email"),
+        phone=str_or_none(customer, "phone"),
+        channel=str_or_none(body, "channel"),
+        queue=str_or_none(body, "queue"),
+        priority=str_or_none(body, "priority"),
+        tags=tuple(str_list(body, "tags") or ()),
+    )
+
+
+async def post_ticket(request: web.Request) -> web.Response:
+    """Opens a ticket for work that arrived outside the channels (``tickets.intake``).
+    With ``Idempotency-Key`` a retry answers the first ticket (``Idempotent-Replayed``)."""
+    staff = staff_of(request)
+    new = _new_ticket(await read_json(request))
+    key = request.headers.get("Idempotency-Key")
+    desk = request.app[DESK]
+
+    async def work(
+        session: AsyncSession, now: datetime
+    ) -> tuple[tickets.Created, tuple[Event, ...]]:
+        created = await tickets.create_ticket(
+            session, staff, new, now, idempotency_key=key, choose_queue=desk.choose_queue
+        )
+        return created, created.events
+
+    created = await desk.write(work)
+    data = await desk.read(lambda s: tickets.ticket_detail(s, staff, created.number))
+    headers = {"Idempotent-Replayed": "true"} if created.replayed else None
+    return web.json_response(data, status=201, dumps=dumps, headers=headers)
+
+
+async def get_view_counts(request: web.Request) -> web.Response:
+    staff = staff_of(request)
+    desk = request.app[DESK]
+    counts = await desk.read(lambda s: tickets.view_counts(s, staff, now=desk.clock()))
+    return web.json_response({"counts": counts}, dumps=dumps)
+
+
+async def get_view(request: web.Request) -> web.Response:
+    staff, view = staff_of(request), request.match_info["view"]
+    if view not in (*tickets.VIEWS, tickets.SEARCH_VIEW):
+        raise ApiError(404, "not_found", f"no view {view!r}")
+    limit = query_int(request, "limit", 50, 1, PAGE_LIMIT)
+    sort = query_text(request, "sort") or "sla"
+    desk = request.app[DESK]
+    rows, cursor = await desk.read(
+        lambda s: tickets.list_view(
+            s,
+            staff,
+            view,
+            sort=sort,
+            q=query_text(request, "q"),
+            limit=limit,
+            cursor=query_text(request, "cursor"),
+            now=desk.clock(),
+        )
+    )
+    return web.json_response({"tickets": rows, "next_cursor": cursor}, dumps=dumps)
+
+
+async def patch_me(request: web.Request) -> web.Response:
+    staff = staff_of(request)
+    body = await read_json(request)
+    only_fields(body, {"locale", "time_zone"})
+    changes: dict[str, Any] = {}
+    for key in ("locale", "time_zone"):
+        if key in body:
+            changes[key] = str_or_none(body, key, nullable=True)
+
+    async def work(session: AsyncSession, now: datetime) -> tuple[tickets.StaffUser, tuple[()]]:
+        return await tickets.set_preferences(session, staff, now, **changes), ()
+
+    updated = await request.app[DESK].write(work)
+    return web.json_response(_me(updated), dumps=dumps)
+
+
+async def post_password(request: web.Request) -> web.Response:
+    staff = staff_of(request)
+    body = await read_json(request)
+    only_fields(body, {"old", "new"})
+    old, new = str_or_none(body, "old"), str_or_none(body, "new")
+    if old is None or new is None:
+        raise ApiError(400, "invalid", "old and new are required")
+
+    current = web_session(request)
+    keep = current.id if current is not None else None
+
+    async def work(session: AsyncSession, now: datetime) -> tuple[None, tuple[()]]:
+        await tickets.change_password(session, staff, old, new, now)
+        # Every other browser signed in as this user is out at once.
+        await tickets.end_sessions_of(session, staff.id, staff.actor, now, keep=keep)
+        return None, ()
+
+    await request.app[DESK].write(work)
+    return web.Response(status=204)
 
 
 async def post_typing(request: web.Request) -> web.Response:
@@ -179,11 +309,19 @@ async def post_typing(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+def _me(staff: tickets.StaffUser) -> dict[str, Any]:
+    return {
+        "id": staff.id,
+        "email": staff.email,
+        "name": staff.name,
+        "role": staff.role.value,
+        "locale": staff.ui_locale,
+        "time_zone": staff.time_zone,
+    }
+
+
 async def get_me(request: web.Request) -> web.Response:
-    staff = staff_of(request)
-    return web.json_response(
-        {"id": staff.id, "email": staff.email, "name": staff.name, "role": staff.role.value}
-    )
+    return web.json_response(_me(staff_of(request)), dumps=dumps)
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -193,6 +331,46 @@ async def openapi(request: web.Request) -> web.Response:
 ROUTES: list[ApiRoute] = [
     ApiRoute("GET", "/api/v1/openapi.json", openapi, op("This document"), public=True),
     ApiRoute("GET", "/api/v1/me", get_me, op("The authenticated user", response="User")),
+    ApiRoute(
+        "PATCH",
+        "/api/v1/me",
+        patch_me,
+        op("Set your UI language and time zone", body="Preferences", response="User"),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/v1/me/password",
+        post_password,
+        op("Change your password (the current one is checked)", ok="204", body="PasswordChange"),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/v1/tickets",
+        post_ticket,
+        op(
+            "Open a ticket for work that arrived outside the channels",
+            ok="201",
+            body="NewTicket",
+            response="TicketDetail",
+            headers=("Idempotency-Key",),
+        ),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/views",
+        get_view_counts,
+        op("How many tickets each workspace view holds for you", response="ViewCounts"),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/views/{view}",
+        get_view,
+        op(
+            "A page of a workspace view, optionally searched",
+            params=("sort", "q", "limit", "cursor"),
+            response="ViewPage",
+        ),
+    ),
     ApiRoute(
         "GET",
         "/api/v1/tickets",
@@ -250,6 +428,16 @@ ROUTES: list[ApiRoute] = [
         op(
             "Merge another customer into this one (supervisors)",
             body="Merge",
+            response="Customer",
+        ),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/v1/customers/{id}/unmerge",
+        post_unmerge,
+        op(
+            "Undo a merge into this customer (supervisors)",
+            body="Unmerge",
             response="Customer",
         ),
     ),

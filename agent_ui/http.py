@@ -154,5 +154,13 @@ def op(
     body: str | None = None,
     params: tuple[str, ...] = (),
     response: str | None = None,
+    headers: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    return {"summary": summary, "ok": ok, "body": body, "params": params, "response": response}
+    return {
+        "summary": summary,
+        "ok": ok,
+        "body": body,
+        "params": params,
+        "response": response,
+        "headers": headers,
+    }

@@ -27,6 +27,7 @@ def _ref(name: str) -> dict[str, str]:
 
 
 STR, NULL_STR = {"type": "string"}, {"type": ["string", "null"]}
+VIEWS = ["mine", "unassigned", "open", "pending", "waiting_parts", "solved"]
 STATUSES = ["new", "open", "pending", "waiting_parts", "solved", "closed"]
 PRIORITIES = ["low", "normal", "high", "urgent"]
 CHANNELS = ["email", "sms", "voice", "webchat", "telegram", "api"]
@@ -46,7 +47,14 @@ SCHEMAS: dict[str, Any] = {
     },
     "User": {
         "type": "object",
-        "properties": {"id": {"type": "integer"}, "email": STR, "name": STR, "role": STR},
+        "properties": {
+            "id": {"type": "integer"},
+            "email": STR,
+            "name": STR,
+            "role": STR,
+            "locale": NULL_STR,
+            "time_zone": NULL_STR,
+        },
     },
     "Identity": {"type": "object", "properties": {"channel": STR, "address": STR}},
     "CustomerRef": {
@@ -63,7 +71,26 @@ SCHEMAS: dict[str, Any] = {
             _ref("CustomerRef"),
             {
                 "type": "object",
-                "properties": {"tickets": {"type": "array", "items": {"type": "object"}}},
+                "properties": {
+                    "tickets": {"type": "array", "items": {"type": "object"}},
+                    "merges": {
+                        "type": "array",
+                        "description": "merges into this customer that can be undone",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "id": {"type": "integer"},
+                                "merged_id": {"type": "integer"},
+                                "merged_name": STR,
+                                "merged_at": STR,
+                                "merged_by": NULL_STR,
+                                "identities": {"type": "integer"},
+                                "tickets": {"type": "integer"},
+                            },
+                        },
+                    },
+                    "merge_id": {"type": "integer", "description": "in a merge's answer"},
+                },
             },
         ],
     },
@@ -211,6 +238,101 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "properties": {"text": TEXT},
     },
+    "Unmerge": {
+        "type": "object",
+        "required": ["merge_id"],
+        "additionalProperties": False,
+        "properties": {"merge_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID}},
+    },
+    "NewTicket": {
+        "type": "object",
+        "required": ["customer", "subject", "text"],
+        "additionalProperties": False,
+        "description": "email or phone is required; channel defaults to email when an "
+        "email is given, else sms",
+        "properties": {
+            "customer": {
+                "type": "object",
+                "required": ["name"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"},
+                    "email": {"type": "string", "maxLength": 320},
+                    "phone": {"type": "string", "maxLength": 40},
+                },
+            },
+            "subject": {"type": "string", "minLength": 1, "maxLength": 500, "pattern": "\\S"},
+            "text": TEXT,
+            "channel": {"enum": ["email", "sms", "voice", "api"]},
+            "queue": {"type": "string", "minLength": 1},
+            "priority": {"enum": PRIORITIES},
+            "tags": {
+                "type": "array",
+                "maxItems": 50,
+                "items": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"},
+            },
+        },
+    },
+    "ViewCounts": {
+        "type": "object",
+        "properties": {
+            "counts": {
+                "type": "object",
+                "properties": {v: {"type": "integer"} for v in VIEWS},
+            }
+        },
+    },
+    "ViewRow": {
+        "type": "object",
+        "required": ["number", "subject", "status", "priority", "channel", "updated_at", "sla"],
+        "properties": {
+            "number": {"type": "string", "pattern": "^SB-[0-9]+$"},
+            "subject": STR,
+            "status": {"enum": STATUSES},
+            "priority": {"enum": PRIORITIES},
+            "channel": STR,
+            "language": NULL_STR,
+            "queue": NULL_STR,
+            "assignee": NULL_STR,
+            "assignee_name": NULL_STR,
+            "customer": {
+                "type": "object",
+                "properties": {"id": {"type": "integer"}, "name": STR},
+            },
+            "last_message": {
+                "type": ["object", "null"],
+                "properties": {"preview": STR, "direction": STR, "at": STR},
+            },
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+            "sla_due_at": {"type": ["string", "null"], "format": "date-time"},
+            "sla": {"type": "object"},
+        },
+    },
+    "ViewPage": {
+        "type": "object",
+        "properties": {
+            "tickets": {"type": "array", "items": _ref("ViewRow")},
+            "next_cursor": NULL_STR,
+        },
+    },
+    "Preferences": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "locale": {"enum": ["zh_CN", "en", None]},
+            "time_zone": {"type": ["string", "null"], "description": "an IANA zone name"},
+        },
+    },
+    "PasswordChange": {
+        "type": "object",
+        "required": ["old", "new"],
+        "additionalProperties": False,
+        "properties": {
+            "old": STR,
+            "new": {"type": "string", "minLength": 8, "maxLength": 1024},
+        },
+    },
 }
 
 ERRORS = {
@@ -227,6 +349,21 @@ QUERY_SCHEMAS: dict[str, dict[str, Any]] = {
     "status": {"type": "string", "description": "comma-separated statuses"},
     "assignee": {"type": "string", "description": "an email, `me`, or `none`/empty"},
     "cursor": {"type": "string", "description": "next_cursor of the previous page"},
+    "sort": {"enum": ["sla", "priority", "activity"], "default": "sla"},
+    "q": {
+        "type": "string",
+        "maxLength": 200,
+        "description": "a ticket number, phone, email, customer name or text",
+    },
+}
+HEADER_SCHEMAS: dict[str, dict[str, Any]] = {
+    "Idempotency-Key": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 200,
+        "pattern": "^[\\x20-\\x7e]+$",
+        "description": "a retry with the same key answers the first result",
+    },
 }
 
 
@@ -244,6 +381,10 @@ def _operation(route: RouteLike) -> dict[str, Any]:
     params += [
         {"name": n, "in": "query", "required": False, "schema": QUERY_SCHEMAS.get(n, STR)}
         for n in spec["params"]
+    ]
+    params += [
+        {"name": n, "in": "header", "required": False, "schema": HEADER_SCHEMAS.get(n, STR)}
+        for n in spec.get("headers", ())
     ]
     if params:
         op["parameters"] = params

@@ -8,10 +8,11 @@ transaction the ``Desk`` owns, and receive the returned events through the bus a
 relay has read them from the event outbox.
 
 Inside, the room is split by idea: ``ingest/`` (threading and identity for inbound
-messages), ``sla/`` (calendars and clocks), ``services`` (staff verbs), ``views``
-(read models), ``directory`` (read-only views for routing), ``outbox`` (outbound
-delivery), ``eventlog`` (the transactional event outbox), ``status`` (every status set
-and the transition table).
+messages), ``sla/`` (calendars and clocks), ``services`` (staff verbs), ``intake``
+(tickets opened by hand or through the API), ``views`` (read models), ``workspace``
+(the agent workspace's views, counts and search), ``directory`` (read-only views for
+routing), ``outbox`` (outbound delivery), ``eventlog`` (the transactional event
+outbox), ``status`` (every status set and the transition table).
 """
 
 from tickets.audit import record as record_audit
@@ -67,6 +68,7 @@ from tickets.eventlog import pending as pending_events
 from tickets.eventlog import prune as prune_events
 from tickets.events import (
     CustomersMerged,
+    CustomersUnmerged,
     DeliveryStatusChanged,
     Event,
     EventHandler,
@@ -93,33 +95,41 @@ from tickets.identity import (
     normalize_phone,
 )
 from tickets.ingest import IngestResult, QueueChooser, ingest
+from tickets.intake import Created, NewTicket, create_ticket
 from tickets.language import detect_language
 from tickets.models import Base, SystemValue, format_number, parse_id, parse_number
 from tickets.outbox import RetryPolicy, lease_due, mark_failed, mark_sent, record_delivery
 from tickets.services import (
+    Merged,
     TicketChanges,
     Written,
     add_note,
     assign,
     merge_customers,
     reply,
+    unmerge_customers,
     update_ticket,
 )
 from tickets.sla import SlaBreached, SlaClocks, SlaStarted, SlaWarning
 from tickets.staff import (
     DEFAULT_QUEUE,
+    UI_LOCALES,
+    UNSET,
     StaffUser,
     TokenInfo,
     add_queue_member,
     authenticate_token,
+    change_password,
     create_token,
     create_user,
     deactivate_user,
+    effective_time_zone,
     ensure_queue,
     list_tokens,
     may_change,
     may_see,
     revoke_token,
+    set_preferences,
     set_queue_members,
     staff_for_password,
     staff_for_token,
@@ -155,6 +165,7 @@ from tickets.websessions import (
     start_session,
     touch_session,
 )
+from tickets.workspace import SEARCH_VIEW, SORTS, VIEWS, list_view, view_counts
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
@@ -164,6 +175,11 @@ __all__ = [
     "PAUSED_STATUSES",
     "PHONE_IDENTITY",
     "ROUTABLE_STATUSES",
+    "SEARCH_VIEW",
+    "SORTS",
+    "UI_LOCALES",
+    "UNSET",
+    "VIEWS",
     "Actor",
     "AttachmentRef",
     "Base",
@@ -171,7 +187,9 @@ __all__ = [
     "Channel",
     "ChatState",
     "Conflict",
+    "Created",
     "CustomersMerged",
+    "CustomersUnmerged",
     "DeadLetter",
     "DeliveryStatus",
     "DeliveryStatusChanged",
@@ -185,10 +203,12 @@ __all__ = [
     "IngestResult",
     "Invalid",
     "InvalidAddress",
+    "Merged",
     "MessageReceived",
     "MessageSeen",
     "MessageSent",
     "NewSession",
+    "NewTicket",
     "NotFound",
     "OutboundMessage",
     "OutboxQueued",
@@ -228,15 +248,18 @@ __all__ = [
     "bury_event",
     "business_hours",
     "business_time_zone",
+    "change_password",
     "channel_address",
     "chat_state",
     "claim_contact",
+    "create_ticket",
     "create_token",
     "create_user",
     "customer_detail",
     "deactivate_user",
     "dead_letters",
     "detect_language",
+    "effective_time_zone",
     "end_session",
     "end_sessions_of",
     "ensure_queue",
@@ -249,6 +272,7 @@ __all__ = [
     "lease_due",
     "list_tickets",
     "list_tokens",
+    "list_view",
     "mark_events_relayed",
     "mark_failed",
     "mark_seen",
@@ -282,6 +306,7 @@ __all__ = [
     "revoke_token",
     "session_for_token",
     "sessions_of",
+    "set_preferences",
     "set_queue_members",
     "staff_file",
     "staff_for_password",
@@ -291,7 +316,9 @@ __all__ = [
     "ticket_detail",
     "ticket_facts",
     "touch_session",
+    "unmerge_customers",
     "update_ticket",
     "user_id_by_email",
+    "view_counts",
     "visitor_file",
 ]

@@ -142,6 +142,18 @@ class StaffChanged(Event):
 class CustomersMerged(Event):
     kept_id: int
     merged_id: int
+    merge_id: int = 0
+    """The ``customer_merges`` row that lets ``unmerge_customers`` undo it."""
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class CustomersUnmerged(Event):
+    """A merge was undone: every identity and ticket it moved is back on ``merged_id``."""
+
+    kept_id: int
+    merged_id: int
+    merge_id: int
 
 
 @register

@@ -73,6 +73,10 @@ class User(Base):
     languages: Mapped[list[str]] = mapped_column(default=list)
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
+    # The UI's language (``zh_CN``/``en``; None: the browser's Accept-Language) and time
+    # zone (an IANA name; None: the business calendar's).
+    ui_locale: Mapped[str | None] = mapped_column(String(10))
+    time_zone: Mapped[str | None] = mapped_column(String(64))
 
 
 class ApiToken(Base):
@@ -144,6 +148,25 @@ class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
         Index("ix_tickets_customer_channel_status", "customer_id", "channel", "status"),
+        # The workspace's views: the tickets of the user's queues (or their own) by
+        # status in SLA order, with what the other filters and sorts read included, so
+        # PostgreSQL pages from the index alone.
+        Index(
+            "ix_tickets_queue_status_due",
+            "queue_id",
+            "status",
+            "sla_due_at",
+            "id",
+            postgresql_include=["priority", "assignee_id", "solved_at", "updated_at"],
+        ),
+        Index(
+            "ix_tickets_assignee_status_due",
+            "assignee_id",
+            "status",
+            "sla_due_at",
+            "id",
+            postgresql_include=["priority", "updated_at"],
+        ),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     subject: Mapped[str] = mapped_column(String(500), default="")
@@ -162,6 +185,9 @@ class Ticket(Base):
     closed_at: Mapped[datetime | None]
     sla: Mapped[dict[str, Any]] = mapped_column(default=dict)
     next_sla_check_at: Mapped[datetime | None] = mapped_column(index=True)
+    # The nearest due time of a running SLA clock (None when none runs), kept with
+    # ``sla`` by the clocks, so the workspace sorts by it in SQL.
+    sla_due_at: Mapped[datetime | None]
     # A message to a closed ticket opens a follow-up ticket linked to the old one.
     follow_up_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     # The customer's satisfaction rating (1-5) and comment, given once the ticket is solved.
@@ -187,9 +213,11 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("channel", "external_id", name="uq_messages_channel_external"),
+        # A ticket's timeline in order, and its latest message for a list's preview.
+        Index("ix_messages_ticket_id_id", "ticket_id", "id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
     direction: Mapped[str] = mapped_column(String(10))
     channel: Mapped[str] = mapped_column(String(20))
     external_id: Mapped[str | None] = mapped_column(String(255))
@@ -309,6 +337,36 @@ class SlaPolicy(Base):
     resolution_min: Mapped[int | None]
     warning_share: Mapped[float] = mapped_column(default=0.75)
     calendar_id: Mapped[int | None] = mapped_column(ForeignKey("business_calendars.id"))
+
+
+class CustomerMerge(Base):
+    """One merge of ``merged_id`` into ``kept_id``, with exactly the identities and
+    tickets it moved, so ``unmerge_customers`` can put each back where it was."""
+
+    __tablename__ = "customer_merges"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kept_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    merged_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    identity_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    ticket_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    merged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    merged_at: Mapped[datetime]
+    undone_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    undone_at: Mapped[datetime | None]
+
+
+class IdempotencyKey(Base):
+    """An ``Idempotency-Key`` a user sent with a create, and what it created: a retry
+    (even a concurrent one) answers the first result instead of creating again."""
+
+    __tablename__ = "idempotency_keys"
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    created_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class SystemValue(Base):

@@ -37,6 +37,7 @@ from tickets.contracts import Actor, Channel, DeliveryStatus, Direction, Priorit
 from tickets.errors import Conflict, Forbidden, Invalid, NotFound
 from tickets.events import (
     CustomersMerged,
+    CustomersUnmerged,
     Event,
     MessageSent,
     OutboxQueued,
@@ -48,6 +49,7 @@ from tickets.identity import identity_channel
 from tickets.models import (
     Customer,
     CustomerIdentity,
+    CustomerMerge,
     Message,
     OutboxEntry,
     Queue,
@@ -366,11 +368,19 @@ def _clean_tag(tag: object) -> str:
     return storable_text(tag, "a tag").strip().lower()
 
 
+@dataclass(frozen=True, slots=True)
+class Merged(Written):
+    """A merge as written: ``merge_id`` names the record ``unmerge_customers`` undoes."""
+
+    merge_id: int = 0
+
+
 async def merge_customers(
     session: AsyncSession, staff: StaffUser, keep_id: int, merge_id: int, now: datetime
-) -> Written:
+) -> Merged:
     """Moves every identity and ticket of ``merge_id`` onto ``keep_id``; the merged
-    customer stays as a tombstone pointing at the kept one."""
+    customer stays as a tombstone pointing at the kept one. The merge is recorded with
+    exactly what moved, so it can be undone (``unmerge_customers``)."""
     if keep_id == merge_id:
         raise Invalid("cannot merge a customer into itself")
     if not staff.sees_everything:
@@ -378,7 +388,10 @@ async def merge_customers(
     rows = (
         (
             await session.execute(
-                select(Customer).where(Customer.id.in_([keep_id, merge_id])).with_for_update()
+                select(Customer)
+                .where(Customer.id.in_([keep_id, merge_id]))
+                .order_by(Customer.id)
+                .with_for_update()
             )
         )
         .scalars()
@@ -388,19 +401,126 @@ async def merge_customers(
         raise NotFound("no such customer")
     if any(c.merged_into_id is not None for c in rows):
         raise Conflict("a customer that was merged away cannot take part in another merge")
-    await session.execute(
-        update(CustomerIdentity)
-        .where(CustomerIdentity.customer_id == merge_id)
-        .values(customer_id=keep_id)
+    identity_ids = list(
+        (
+            await session.execute(
+                update(CustomerIdentity)
+                .where(CustomerIdentity.customer_id == merge_id)
+                .values(customer_id=keep_id)
+                .returning(CustomerIdentity.id)
+            )
+        ).scalars()
     )
-    await session.execute(
-        update(Ticket).where(Ticket.customer_id == merge_id).values(customer_id=keep_id)
+    ticket_ids = list(
+        (
+            await session.execute(
+                update(Ticket)
+                .where(Ticket.customer_id == merge_id)
+                .values(customer_id=keep_id)
+                .returning(Ticket.id)
+            )
+        ).scalars()
     )
     await session.execute(
         update(Customer).where(Customer.id == merge_id).values(merged_into_id=keep_id)
     )
-    await audit.record(session, staff.actor, "customer.merged", now, kept=keep_id, merged=merge_id)
-    return Written(0, None, (CustomersMerged(keep_id, merge_id),))
+    record_id = (
+        await session.execute(
+            insert(CustomerMerge)
+            .values(
+                kept_id=keep_id,
+                merged_id=merge_id,
+                identity_ids=sorted(identity_ids),
+                ticket_ids=sorted(ticket_ids),
+                merged_by=staff.id,
+                merged_at=now,
+            )
+            .returning(CustomerMerge.id)
+        )
+    ).scalar_one()
+    await audit.record(
+        session,
+        staff.actor,
+        "customer.merged",
+        now,
+        kept=keep_id,
+        merged=merge_id,
+        merge_id=record_id,
+        identities=sorted(identity_ids),
+        tickets=sorted(ticket_ids),
+    )
+    return Merged(0, None, (CustomersMerged(keep_id, merge_id, record_id),), record_id)
+
+
+async def unmerge_customers(
+    session: AsyncSession, staff: StaffUser, customer_id: int, merge_id: int, now: datetime
+) -> Written:
+    """Undoes merge ``merge_id`` into ``customer_id``: each identity and ticket it moved
+    goes back to the customer it came from, which stops being a tombstone. Refused
+    (``Conflict``) when it was undone already or the kept customer has since been merged
+    away itself (undo that merge first). Tickets the kept customer got after the merge
+    stay with it."""
+    if not staff.sees_everything:
+        raise Forbidden("only supervisors and admins undo merges")
+    record = (
+        await session.execute(
+            select(CustomerMerge)
+            .where(CustomerMerge.id == merge_id, CustomerMerge.kept_id == customer_id)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if record is None:
+        raise NotFound(f"no merge {merge_id} of customer {customer_id}")
+    customers = {
+        c.id: c
+        for c in (
+            await session.execute(
+                select(Customer)
+                .where(Customer.id.in_([record.kept_id, record.merged_id]))
+                .order_by(Customer.id)
+                .with_for_update()
+            )
+        ).scalars()
+    }
+    if record.undone_at is not None:
+        raise Conflict(f"merge {merge_id} was undone already")
+    if customers[record.kept_id].merged_into_id is not None:
+        raise Conflict(
+            f"customer {record.kept_id} was merged into another since; undo that merge first"
+        )
+    if record.identity_ids:
+        await session.execute(
+            update(CustomerIdentity)
+            .where(
+                CustomerIdentity.id.in_(record.identity_ids),
+                CustomerIdentity.customer_id == record.kept_id,
+            )
+            .values(customer_id=record.merged_id)
+        )
+    if record.ticket_ids:
+        await session.execute(
+            update(Ticket)
+            .where(Ticket.id.in_(record.ticket_ids), Ticket.customer_id == record.kept_id)
+            .values(customer_id=record.merged_id)
+        )
+    await session.execute(
+        update(Customer).where(Customer.id == record.merged_id).values(merged_into_id=None)
+    )
+    await session.execute(
+        update(CustomerMerge)
+        .where(CustomerMerge.id == merge_id)
+        .values(undone_at=now, undone_by=staff.id)
+    )
+    await audit.record(
+        session,
+        staff.actor,
+        "customer.unmerged",
+        now,
+        kept=record.kept_id,
+        merged=record.merged_id,
+        merge_id=merge_id,
+    )
+    return Written(0, None, (CustomersUnmerged(record.kept_id, record.merged_id, merge_id),))
 
 
 async def assign(

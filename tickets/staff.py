@@ -18,11 +18,13 @@ delivers it to every process, which reloads its routing configuration.
 from __future__ import annotations
 
 import asyncio
+import enum
 import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -31,11 +33,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickets import audit
 from tickets.contracts import Actor, Role
-from tickets.errors import Conflict, Invalid, NotFound
+from tickets.errors import Conflict, Forbidden, Invalid, NotFound
 from tickets.eventlog import record_events
 from tickets.events import Event, StaffChanged
 from tickets.identity import InvalidAddress, normalize_email
-from tickets.models import ApiToken, Queue, QueueMember, Ticket, User
+from tickets.models import ApiToken, BusinessCalendar, Queue, QueueMember, Ticket, User
 
 if TYPE_CHECKING:
     from tickets.desk import Desk
@@ -63,6 +65,10 @@ class StaffUser:
     name: str
     role: Role
     queue_ids: frozenset[int]
+    ui_locale: str | None = None
+    """The UI's language (``zh_CN`` or ``en``); None: the browser's Accept-Language."""
+    time_zone: str | None = None
+    """An IANA zone; None: the business calendar's (``effective_time_zone``)."""
 
     @property
     def actor(self) -> Actor:
@@ -199,7 +205,15 @@ async def load_staff(session: AsyncSession, user_id: int) -> StaffUser | None:
     queue_ids = (
         await session.execute(select(QueueMember.queue_id).where(QueueMember.user_id == user_id))
     ).scalars()
-    return StaffUser(user.id, user.email, user.name, Role(user.role), frozenset(queue_ids))
+    return StaffUser(
+        user.id,
+        user.email,
+        user.name,
+        Role(user.role),
+        frozenset(queue_ids),
+        ui_locale=user.ui_locale,
+        time_zone=user.time_zone,
+    )
 
 
 async def staff_for_token(session: AsyncSession, token: str) -> StaffUser | None:
@@ -336,6 +350,95 @@ async def add_queue_member(
     await session.execute(insert(QueueMember).values(queue_id=queue_id, user_id=user_id))
     await record_events(session, [StaffChanged(user_id, queue_id, "queue.members")], _now(now))
     return True
+
+
+# -- the user's own settings -----------------------------------------------------------
+
+UI_LOCALES = ("zh_CN", "en")
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+"""argon2 hashes any length; a bound keeps one request from costing seconds of CPU."""
+
+
+class _Unset(enum.Enum):
+    UNSET = enum.auto()
+
+
+UNSET = _Unset.UNSET
+"""Leave a preference as it is (``None`` clears it)."""
+
+
+def check_time_zone(name: str) -> str:
+    """``name`` when it is an IANA time zone this machine knows, else ``Invalid``."""
+    if not isinstance(name, str) or not name or len(name) > 64 or name.startswith("/"):
+        raise Invalid("time_zone must be an IANA time zone name such as Asia/Shanghai")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as err:
+        raise Invalid(f"unknown time zone {name!r}") from err
+    return name
+
+
+async def set_preferences(
+    session: AsyncSession,
+    staff: StaffUser,
+    now: datetime,
+    *,
+    locale: str | _Unset | None = UNSET,
+    time_zone: str | _Unset | None = UNSET,
+) -> StaffUser:
+    """Sets the caller's UI language and time zone (``None`` clears one: back to the
+    browser's language or the business calendar's zone); returns the updated user."""
+    values: dict[str, str | None] = {}
+    if locale is not UNSET:
+        if locale is not None and locale not in UI_LOCALES:
+            raise Invalid(f"locale must be one of {', '.join(UI_LOCALES)} or null")
+        values["ui_locale"] = locale
+    if time_zone is not UNSET:
+        values["time_zone"] = None if time_zone is None else check_time_zone(time_zone)
+    if values:
+        await session.execute(update(User).where(User.id == staff.id).values(**values))
+        await audit.record(session, staff.actor, "user.preferences", now, preferences=values)
+    updated = await load_staff(session, staff.id)
+    if updated is None:
+        raise NotFound("your account is no longer active")
+    return updated
+
+
+async def change_password(
+    session: AsyncSession, staff: StaffUser, old: str, new: str, now: datetime
+) -> None:
+    """Changes the caller's password after checking the current one (``Forbidden`` when
+    it is wrong, ``Invalid`` when the new one is too short or too long). Ending the
+    user's other sessions is the session store's part, in the same transaction."""
+    if not isinstance(new, str) or len(new) < MIN_PASSWORD:
+        raise Invalid(f"the new password must have at least {MIN_PASSWORD} characters")
+    if len(new) > MAX_PASSWORD:
+        raise Invalid(f"the new password must have at most {MAX_PASSWORD} characters")
+    current = (
+        await session.execute(
+            select(User.password_hash).where(User.id == staff.id).with_for_update()
+        )
+    ).scalar()
+    if not isinstance(old, str) or not await verify_password(current, old):
+        raise Forbidden("the current password is wrong")
+    await session.execute(
+        update(User).where(User.id == staff.id).values(password_hash=await hash_password(new))
+    )
+    await audit.record(session, staff.actor, "user.password_changed", now, user_id=staff.id)
+
+
+async def effective_time_zone(session: AsyncSession, staff: StaffUser) -> str:
+    """The zone the UI shows times in: the user's, else the first business calendar's,
+    else UTC."""
+    if staff.time_zone:
+        return staff.time_zone
+    zone = (
+        await session.execute(
+            select(BusinessCalendar.timezone).order_by(BusinessCalendar.id).limit(1)
+        )
+    ).scalar()
+    return zone or "UTC"
 
 
 def _now(now: datetime | None) -> datetime:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickets.errors import Invalid, NotFound
@@ -19,6 +19,7 @@ from tickets.models import (
     Attachment,
     Customer,
     CustomerIdentity,
+    CustomerMerge,
     Message,
     Queue,
     Ticket,
@@ -29,6 +30,7 @@ from tickets.models import (
 )
 from tickets.sla.clocks import with_remaining
 from tickets.staff import StaffUser, may_see, visible_tickets
+from tickets.workspace import search_clause
 
 MAX_LIMIT = 200
 
@@ -169,15 +171,7 @@ async def list_tickets(
             email = staff.email if assignee == "me" else assignee.lower()
             query = query.join(User, User.id == Ticket.assignee_id).where(User.email == email)
     if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(
-            or_(
-                Ticket.subject.ilike(pattern, escape="\\"),
-                exists().where(
-                    Message.ticket_id == Ticket.id, Message.text.ilike(pattern, escape="\\")
-                ),
-            )
-        )
+        query = query.where(search_clause(q))
     if cursor:
         after = parse_number(cursor)
         if after is None:
@@ -237,11 +231,38 @@ async def customer_detail(
     if not tickets and not staff.sees_everything:
         raise NotFound(f"no customer {customer_id}")
     data = customers[customer_id]
+    data["merges"] = await undoable_merges(session, customer_id)
     data["tickets"] = [
         {k: d[k] for k in ("number", "subject", "status", "priority", "channel", "created_at")}
         for d in await ticket_dicts(session, tickets)
     ]
     return data
+
+
+async def undoable_merges(session: AsyncSession, customer_id: int) -> list[dict[str, Any]]:
+    """The merges into this customer that ``unmerge_customers`` can still undo, newest
+    first: whom they merged, when, by whom, and how many identities and tickets moved."""
+    rows = (
+        await session.execute(
+            select(CustomerMerge, Customer.name, User.email)
+            .join(Customer, Customer.id == CustomerMerge.merged_id)
+            .outerjoin(User, User.id == CustomerMerge.merged_by)
+            .where(CustomerMerge.kept_id == customer_id, CustomerMerge.undone_at.is_(None))
+            .order_by(CustomerMerge.id.desc())
+        )
+    ).all()
+    return [
+        {
+            "id": m.id,
+            "merged_id": m.merged_id,
+            "merged_name": name,
+            "merged_at": iso(m.merged_at),
+            "merged_by": by,
+            "identities": len(m.identity_ids),
+            "tickets": len(m.ticket_ids),
+        }
+        for m, name, by in rows
+    ]
 
 
 async def open_conversation(

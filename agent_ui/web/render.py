@@ -70,6 +70,7 @@ def page_context(request: web.Request) -> dict[str, Any]:
         "zone": user_zone(request),
         "languages": i18n.LANGUAGE_NAMES,
         "request_path": request.path,
+        "request_query": request.query,
     }
 
 

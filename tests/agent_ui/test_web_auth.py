@@ -248,3 +248,50 @@ async def test_account_page_lists_sessions_and_ends_others(
         "/account/sessions/99999/end", data={"csrf_token": csrf}, allow_redirects=False
     )
     assert foreign.status == 404
+
+
+async def test_language_time_zone_and_password_from_the_account_page(
+    aiohttp_client: Any, stack: Stack, redis_prefix: str
+) -> None:
+    api = await start_api(aiohttp_client, stack, redis_prefix)
+    other = await aiohttp_client(api.client.server)
+    await sign_in(other, "agent1@example.com")
+    csrf = await sign_in(api.client, "agent1@example.com")
+    client = api.client
+    saved = await client.post(
+        "/account/preferences",
+        data={"csrf_token": csrf, "locale": "zh_CN", "time_zone": "Europe/Berlin"},
+        allow_redirects=False,
+    )
+    assert saved.status == 303
+    page = await (await client.get("/account", headers={"Accept-Language": "en"})).text()
+    assert "修改密码" in page, "the user's language wins over the browser's"
+    assert '<option value="Europe/Berlin" selected>' in page
+    bad_zone = await client.post(
+        "/account/preferences", data={"csrf_token": csrf, "time_zone": "Mars/Base"}
+    )
+    assert bad_zone.status == 400 and "未知的时区" in await bad_zone.text()
+
+    wrong = await client.post(
+        "/account/password",
+        data={"csrf_token": csrf, "old": "nope", "new": "longenough1", "repeat": "longenough1"},
+    )
+    assert wrong.status == 403 and "当前密码错误" in await wrong.text()
+    short = await client.post(
+        "/account/password",
+        data={"csrf_token": csrf, "old": "demo", "new": "short", "repeat": "short"},
+    )
+    assert short.status == 400
+    assert (await other.get("/account", allow_redirects=False)).status == 200
+    changed = await client.post(
+        "/account/password",
+        data={"csrf_token": csrf, "old": "demo", "new": "longenough1", "repeat": "longenough1"},
+        allow_redirects=False,
+    )
+    assert changed.status == 303
+    assert (await other.get("/account", allow_redirects=False)).status == 302, (
+        "a password change signs every other browser out at once"
+    )
+    assert (await client.get("/account", allow_redirects=False)).status == 200
+    fresh = await aiohttp_client(api.client.server)
+    await sign_in(fresh, "agent1@example.com", "longenough1")

@@ -59,14 +59,16 @@ INSERT_TICKET = (
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '{}'::json) RETURNING id"
 )
 # The message and its events are one statement: the events are rows of the event outbox
-# (``tickets.eventlog``), written in the same round trip; an event drafted with message id
-# 0 gets the stored message's id. Touching the ticket happens in the same statement too,
-# and all of it only while the ticket is not closed: the UPDATE waits for a concurrent
-# close and re-checks the status, so a message racing a close never lands on (or reopens)
-# a closed ticket.
+# (``tickets.eventlog``), written in the same round trip. An event that carries the stored
+# message's id is sent as its JSON text without the closing brace and completed here with
+# ``"message_id": <id>}``: text concatenation, where merging a JSONB object would parse,
+# rebuild and print every payload on the server. Touching the ticket happens in the same
+# statement too, and all of it only while the ticket is not closed: the UPDATE waits for a
+# concurrent close and re-checks the status, so a message racing a close never lands on
+# (or reopens) a closed ticket.
 _EVENTS_AFTER_MESSAGE = (
     ", ev AS (INSERT INTO event_outbox (type, payload, created_at) "
-    "SELECT u.t, CASE WHEN u.m THEN (u.p::jsonb || jsonb_build_object('message_id', msg.id))::json "
+    "SELECT u.t, CASE WHEN u.m THEN (u.p || msg.id || '}')::json "
     "ELSE u.p::json END, $11 FROM msg, unnest($12::text[], $13::text[], $14::bool[]) "
     "WITH ORDINALITY AS u(t, p, m, n) ORDER BY u.n RETURNING id) "
     "SELECT (SELECT id FROM msg), ARRAY(SELECT id FROM ev)"
@@ -105,6 +107,7 @@ CLAIM_EMAIL = (
     "(SELECT 1 FROM customer_identities WHERE customer_id = $1::bigint AND channel = 'email' "
     "AND address = $2::varchar)"
 )
+MARK_RELAYED = "UPDATE event_outbox SET relayed_at = $1 WHERE id = ANY($2::bigint[])"
 AUDIT = (
     "INSERT INTO audit_log (at, actor_kind, actor_id, actor_label, action, ticket_id, data) "
     "VALUES ($1, 'customer', $2, '', $3, $4, $5::text::json)"
@@ -180,6 +183,7 @@ class PgIngestStore:
         self, v: dict[str, Any], *, touch: bool, reopen: bool, events: EventsFor
     ) -> tuple[int, list[Event]] | None:
         draft = events(0)
+        texts = [_payload_text(e) for e in draft]
         args = [
             v["ticket_id"],
             v["direction"],
@@ -193,8 +197,8 @@ class PgIngestStore:
             v["created_at"],
             v["now"],
             [e.type_name for e in draft],
-            [json.dumps(eventlog.payload_of(e), ensure_ascii=False) for e in draft],
-            [getattr(e, "message_id", None) == 0 for e in draft],
+            [text for text, _ in texts],
+            [completed for _, completed in texts],
         ]
         sql = INSERT_MESSAGE
         if touch:
@@ -225,6 +229,17 @@ class PgIngestStore:
         )
 
 
+def _payload_text(event: Event) -> tuple[str, bool]:
+    """The event's payload as JSON text, and whether the statement completes it with the
+    stored message's id (an event drafted with ``message_id`` 0): then the text is the
+    other fields without the closing brace, ready for ``"message_id": <id>}``."""
+    payload = eventlog.payload_of(event)
+    if payload.get("message_id") != 0:
+        return json.dumps(payload, ensure_ascii=False), False
+    del payload["message_id"]
+    return json.dumps(payload, ensure_ascii=False)[:-1] + ', "message_id": ', True
+
+
 class PgFastPath:
     """Ingest on the raw asyncpg connection of a connection checked out of the engine's
     pool. Ingest always runs in one explicit transaction on the driver connection, which
@@ -249,6 +264,19 @@ class PgFastPath:
                 yield PgIngestStore(conn)
         except asyncpg.UniqueViolationError as err:
             raise IngestRace(str(err)) from err
+        finally:
+            await greenlet_spawn(pooled.invalidate if conn.is_closed() else pooled.close)
+            await fair_turn()
+
+    async def mark_relayed(self, row_ids: Sequence[int], now: datetime) -> None:
+        """Marks published events relayed: one prepared statement for the whole batch
+        (its own implicit transaction), where the ORM's expanding ``IN`` would build
+        and prepare a new statement for every batch size."""
+        async with unavailable_when_pool_is_exhausted():
+            pooled = await self.engine.raw_connection()
+        conn: Any = pooled.driver_connection
+        try:
+            await conn.execute(MARK_RELAYED, now, list(row_ids))
         finally:
             await greenlet_spawn(pooled.invalidate if conn.is_closed() else pooled.close)
             await fair_turn()

@@ -193,6 +193,18 @@ def next_check(state: dict[str, Any]) -> datetime | None:
     return min(found) if found else None
 
 
+def nearest_due(state: dict[str, Any]) -> datetime | None:
+    """The earliest due time of a running clock (breached ones included: they are the
+    most urgent), or None; kept in ``tickets.sla_due_at`` for the workspace's sort."""
+    found = [
+        _at(clock.get("due_at"))
+        for name in CLOCKS
+        if (clock := state.get(name)) and not clock.get("met_at") and not clock.get("paused")
+    ]
+    moments = [m for m in found if m is not None]
+    return min(moments) if moments else None
+
+
 def fire_due(state: dict[str, Any], ticket_id: int, now: datetime) -> list[Event]:
     """Marks and returns the warnings and breaches that are due (each fires once)."""
     events: list[Event] = []
@@ -343,7 +355,9 @@ class SlaClocks:
             await session.execute(
                 update(Ticket)
                 .where(Ticket.id == ticket_id)
-                .values(sla=state, next_sla_check_at=next_check(state))
+                .values(
+                    sla=state, next_sla_check_at=next_check(state), sla_due_at=nearest_due(state)
+                )
             )
             first = state.get("first_response") or {}
             started: list[Event] = (
@@ -381,7 +395,11 @@ class SlaClocks:
                 await session.execute(
                     update(Ticket)
                     .where(Ticket.id == ticket.id)
-                    .values(sla=state, next_sla_check_at=next_check(state))
+                    .values(
+                        sla=state,
+                        next_sla_check_at=next_check(state),
+                        sla_due_at=nearest_due(state),
+                    )
                 )
             return len(tickets), events
 
