@@ -109,7 +109,9 @@ class RoutingEvents:
     async def _assigned_by_hand(self, event: TicketAssigned) -> None:
         engine = self.engine
         facts = await engine.facts(event.ticket_id)
-        if facts is None:
+        if facts is None or facts.status in DONE:
+            # Assigned and solved in one change: the solve already released it; holding
+            # it now would keep the agent's load up for good.
             return
         _held, offer = await engine.store.finish(event.ticket_id)
         if offer is not None:

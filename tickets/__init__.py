@@ -99,6 +99,17 @@ from tickets.intake import Created, NewTicket, create_ticket
 from tickets.language import detect_language
 from tickets.models import Base, SystemValue, format_number, parse_id, parse_number
 from tickets.outbox import RetryPolicy, lease_due, mark_failed, mark_sent, record_delivery
+from tickets.reports import (
+    HourlyVolume,
+    ResponseBucket,
+    SlaRisk,
+    business_day_start,
+    first_response_histogram,
+    sla_at_risk,
+    solved_since,
+    staff_names,
+    volume_by_hour,
+)
 from tickets.services import (
     Merged,
     TicketChanges,
@@ -199,6 +210,7 @@ __all__ = [
     "EventHandler",
     "EventPublisher",
     "Forbidden",
+    "HourlyVolume",
     "InboundMessage",
     "IngestResult",
     "Invalid",
@@ -216,10 +228,12 @@ __all__ = [
     "QueueChooser",
     "QueueMemberRef",
     "QueueRef",
+    "ResponseBucket",
     "RetryPolicy",
     "Role",
     "SlaBreached",
     "SlaClocks",
+    "SlaRisk",
     "SlaStarted",
     "SlaWarning",
     "StaffChanged",
@@ -246,6 +260,7 @@ __all__ = [
     "assign",
     "authenticate_token",
     "bury_event",
+    "business_day_start",
     "business_hours",
     "business_time_zone",
     "change_password",
@@ -265,6 +280,7 @@ __all__ = [
     "ensure_queue",
     "event_backlog",
     "event_from_dict",
+    "first_response_histogram",
     "format_number",
     "identity_channel",
     "inbound_message",
@@ -308,9 +324,12 @@ __all__ = [
     "sessions_of",
     "set_preferences",
     "set_queue_members",
+    "sla_at_risk",
+    "solved_since",
     "staff_file",
     "staff_for_password",
     "staff_for_token",
+    "staff_names",
     "start_session",
     "storable_text",
     "ticket_detail",
@@ -321,4 +340,5 @@ __all__ = [
     "user_id_by_email",
     "view_counts",
     "visitor_file",
+    "volume_by_hour",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -203,3 +204,28 @@ async def test_every_process_re_reads_the_configuration_when_it_changes(
             return repairs in engine.agents[agent3].queues
 
         assert await eventually(joined)
+
+
+async def test_assigning_and_solving_in_one_change_leaves_no_load(api: Api) -> None:
+    """One PATCH that assigns and solves emits the status change before the assignment;
+    the agent's load must still fall back to zero."""
+    a1 = "agent1@example.com"
+    await api.send("POST", "/api/v1/presence", {"status": "online"}, who=a1)
+    result = await api.runtime.desk.ingest(
+        inbound("v_onego", "热水器不加热", channel=Channel.WEBCHAT)
+    )
+    await eventually(lambda: offers(api, a1))
+    await api.send(
+        "PATCH", f"/api/v1/tickets/{result.number}", {"assignee": a1, "status": "solved"}
+    )
+
+    async def load() -> int | None:
+        agents = {a["email"]: a for a in (await api.get("/api/v1/agents"))["agents"]}
+        value = agents[a1]["load"].get("webchat", 0)
+        return None if value else 1
+
+    await eventually(load)
+    await asyncio.sleep(0.3)  # later events must not raise it again
+    agents = {a["email"]: a for a in (await api.get("/api/v1/agents"))["agents"]}
+    assert agents[a1]["load"].get("webchat", 0) == 0
+    assert await offers(api, a1) == []
