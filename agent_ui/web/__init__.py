@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from agent_ui.web import account, auth, wallboard
+from agent_ui.web import account, auth, wallboard, workspace
 from agent_ui.web.auth import session_authenticator, session_middleware
 from agent_ui.web.config import WEB_CONFIG, WEB_SESSION, WebConfig, page_user, web_session
 from agent_ui.web.lockout import Limits, LoginGuard, MemoryCounter, RedisCounter
@@ -24,7 +24,13 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 def web_routes() -> list[web.AbstractRouteDef]:
-    return [*auth.ROUTES, *account.ROUTES, *wallboard.ROUTES, *TICKET_ROUTES]
+    return [
+        *auth.ROUTES,
+        *account.ROUTES,
+        *wallboard.ROUTES,
+        *workspace.ROUTES,
+        *TICKET_ROUTES,
+    ]
 
 
 def setup_web(app: web.Application) -> None:
