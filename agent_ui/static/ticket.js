@@ -3,6 +3,8 @@
 // ticket and user), inline errors from htmx posts, and SLA clocks counting down.
 // Customer data only ever reaches the DOM through textContent.
 
+import { bind } from "./shortcuts.js";
+
 const root = document.getElementById("ticket");
 
 function send(frame) {
@@ -228,3 +230,21 @@ if (root) {
   });
   document.body.addEventListener("htmx:afterSettle", () => { scrollTimeline(); tick(); });
 }
+
+// -- keyboard shortcuts (listed on the ? overlay with the workspace's) ------------------
+function shortcuts() {
+  const form = document.getElementById("composer");
+  if (!form || !root) return;
+  const focus = (asNote) => {
+    const note = form.querySelector("#note-toggle");
+    if (note && !note.disabled && note.checked !== asNote) {
+      note.checked = asNote;
+      note.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+    const text = form.querySelector("textarea");
+    if (text) text.focus();
+  };
+  bind("r", root.dataset.tShortcutReply || "Reply", () => focus(false));
+  bind("i", root.dataset.tShortcutNote || "Internal note", () => focus(true));
+}
+shortcuts();

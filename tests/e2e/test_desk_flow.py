@@ -47,6 +47,14 @@ async def test_an_agent_takes_a_chat_and_answers_it_in_the_browser(
     await expect(agent.locator(".timeline")).to_contain_text("我家空调不制冷了")
 
     reply = agent.get_by_label("回复", exact=True)
+    note = agent.locator("#note-toggle")
+    await agent.keyboard.press("i")  # the shortcut for an internal note
+    await expect(note).to_be_checked()
+    await expect(reply).to_be_focused()
+    await agent.locator("h1").first.click()
+    await agent.keyboard.press("r")  # and back to a reply
+    await expect(note).not_to_be_checked()
+    await expect(reply).to_be_focused()
     await reply.fill("您好，请问空调型号是多少？")
     await agent.get_by_role("button", name="发送").click()
     await expect(customer.locator(".msg.out")).to_contain_text(
