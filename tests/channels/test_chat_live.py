@@ -51,7 +51,9 @@ async def until(ws: aiohttp.ClientWebSocketResponse, kind: str, **match: Any) ->
 async def events_of(api: Api, type_name: str) -> list[dict[str, Any]]:
     async def read(session: Any) -> list[dict[str, Any]]:
         rows = await session.execute(
-            select(EventRecord.payload).where(EventRecord.type == type_name)
+            select(EventRecord.payload)
+            .where(EventRecord.type == type_name)
+            .order_by(EventRecord.id)  # write order; without it PostgreSQL may return any
         )
         return list(rows.scalars())
 
