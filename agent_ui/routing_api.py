@@ -4,6 +4,7 @@ PATCH, which routing follows through its events.)"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,8 +28,14 @@ def _offer_dict(offer: Offer) -> dict[str, Any]:
 
 
 def _supervisor(staff: StaffUser) -> None:
-    if not staff.sees_everything:
+    if not staff.supervises:
         raise ApiError(403, "forbidden", "only supervisors and admins may do this")
+
+
+def _oversees(staff: StaffUser, queue_ids: Iterable[int]) -> bool:
+    """A supervisor oversees the queues they belong to (and the agents in them); an admin
+    oversees every queue."""
+    return staff.sees_all_queues or not staff.queue_ids.isdisjoint(queue_ids)
 
 
 async def _presence_body(request: web.Request) -> str:
@@ -53,6 +60,9 @@ async def post_agent_presence(request: web.Request) -> web.Response:
     status = await _presence_body(request)
     email = request.match_info["email"]
     agent_id = await request.app[DESK].read(lambda s: user_id_by_email(s, email))
+    agent = request.app[ROUTING].agents.get(agent_id)
+    if agent_id != staff.id and not _oversees(staff, agent.queues if agent else ()):
+        raise ApiError(404, "not_found", f"no agent {email!r} in your queues")
     old = await request.app[ROUTING].set_presence(
         agent_id, status, staff.actor, reason="supervisor"
     )
@@ -82,12 +92,15 @@ async def post_reject(request: web.Request) -> web.Response:
 
 
 async def get_queues(request: web.Request) -> web.Response:
-    _supervisor(staff_of(request))
+    staff = staff_of(request)
+    _supervisor(staff)
     engine = request.app[ROUTING]
     live, depth, oldest, refused = await engine.snapshot()
     now = engine.now()
     out = []
     for queue in sorted(engine.queues.values(), key=lambda q: (q.position, q.name)):
+        if not _oversees(staff, (queue.id,)):
+            continue
         members = [a for a in engine.agents.values() if queue.id in a.queues]
         out.append(
             {
@@ -105,12 +118,15 @@ async def get_queues(request: web.Request) -> web.Response:
 
 
 async def get_agents(request: web.Request) -> web.Response:
-    _supervisor(staff_of(request))
+    staff = staff_of(request)
+    _supervisor(staff)
     engine = request.app[ROUTING]
     live, _depth, _oldest, _refused = await engine.snapshot()
     names = {q.id: q.name for q in engine.queues.values()}
     out = []
     for agent in sorted(engine.agents.values(), key=lambda a: a.email):
+        if not _oversees(staff, agent.queues):
+            continue
         state = live.get(agent.id)
         out.append(
             {

@@ -319,7 +319,7 @@ async def _queue(
         found = (await session.execute(select(Queue.id).where(Queue.name == new.queue))).scalar()
         if found is None:
             raise Invalid(f"no queue {new.queue!r}")
-        if not staff.sees_everything and found not in staff.queue_ids:
+        if not staff.sees_all_queues and found not in staff.queue_ids:
             raise Forbidden(f"you are not a member of queue {new.queue}")
         return found, new.queue
     candidates: list[str] = []
@@ -342,9 +342,9 @@ async def _queue(
     )
     for name in candidates:
         queue_id = rows.get(name)
-        if queue_id is not None and (staff.sees_everything or queue_id in staff.queue_ids):
+        if queue_id is not None and (staff.sees_all_queues or queue_id in staff.queue_ids):
             return queue_id, name
-    if not staff.sees_everything:
+    if not staff.sees_all_queues:
         return await _own_queue(session, staff)
     return None, None
 

@@ -127,7 +127,9 @@ async def reply(
     reachable: Callable[[Channel], bool] | None = None,
 ) -> Written:
     """``reachable`` tells whether this server can send on a channel at all; a reply on
-    one it cannot is refused now instead of failing later in the outbox."""
+    one it cannot is refused now instead of failing later in the outbox. The recipient is
+    the customer's oldest verified address on that channel; an address a chat visitor only
+    typed (an unverified claim) is used when there is no other."""
     ticket = await load_visible(session, staff, number, lock=True)
     body = _clean_text(text, MAX_REPLY)
     _read_only(ticket)
@@ -141,7 +143,7 @@ async def reply(
                 CustomerIdentity.customer_id == ticket.customer_id,
                 CustomerIdentity.channel == identity_channel(via),
             )
-            .order_by(CustomerIdentity.id)
+            .order_by(CustomerIdentity.verified.desc(), CustomerIdentity.id)
             .limit(1)
         )
     ).scalar()
@@ -292,7 +294,7 @@ async def update_ticket(
         if found is None:
             raise Invalid(f"no queue {changes.queue!r}")
         if found != ticket.queue_id:
-            if not staff.sees_everything:
+            if not staff.supervises:
                 raise Forbidden("only supervisors and admins move tickets to another queue")
             queue_id = values["queue_id"] = found
             done["queue"] = changes.queue
@@ -313,7 +315,7 @@ async def update_ticket(
             wanted_id, email = row.id, row.email
         if wanted_id != ticket.assignee_id:
             own = wanted_id == staff.id or (wanted_id is None and ticket.assignee_id == staff.id)
-            if not staff.sees_everything and not own:
+            if not staff.supervises and not own:
                 raise Forbidden("agents assign tickets only to themselves")
             assignee_id = wanted_id
             values["assignee_id"] = assignee_id
@@ -383,7 +385,7 @@ async def merge_customers(
     exactly what moved, so it can be undone (``unmerge_customers``)."""
     if keep_id == merge_id:
         raise Invalid("cannot merge a customer into itself")
-    if not staff.sees_everything:
+    if not staff.supervises:
         raise Forbidden("only supervisors and admins merge customers")
     rows = (
         (
@@ -460,7 +462,7 @@ async def unmerge_customers(
     (``Conflict``) when it was undone already or the kept customer has since been merged
     away itself (undo that merge first). Tickets the kept customer got after the merge
     stay with it."""
-    if not staff.sees_everything:
+    if not staff.supervises:
         raise Forbidden("only supervisors and admins undo merges")
     record = (
         await session.execute(

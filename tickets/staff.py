@@ -75,8 +75,15 @@ class StaffUser:
         return Actor.user(self.id, self.email)
 
     @property
-    def sees_everything(self) -> bool:
+    def supervises(self) -> bool:
+        """May act for others: assign to anyone, move between queues, merge customers,
+        set presence. Not visibility: a supervisor sees only the tickets of their queues."""
         return self.role in (Role.SUPERVISOR, Role.ADMIN)
+
+    @property
+    def sees_all_queues(self) -> bool:
+        """Sees every ticket whatever its queue: admins only."""
+        return self.role is Role.ADMIN
 
 
 async def hash_password(password: str) -> str:
@@ -278,24 +285,24 @@ async def staff_for_password(session: AsyncSession, email: str, password: str) -
 
 def visible_tickets(staff: StaffUser) -> ColumnElement[bool]:
     """The WHERE clause limiting tickets to those this user may see."""
-    if staff.sees_everything:
+    if staff.sees_all_queues:
         return Ticket.id.is_not(None)
     return or_(Ticket.queue_id.in_(staff.queue_ids), Ticket.assignee_id == staff.id)
 
 
 def may_see(staff: StaffUser, ticket: Ticket) -> bool:
     return (
-        staff.sees_everything
+        staff.sees_all_queues
         or (ticket.queue_id is not None and ticket.queue_id in staff.queue_ids)
         or ticket.assignee_id == staff.id
     )
 
 
 def may_change(staff: StaffUser, ticket: Ticket) -> bool:
-    """Changing a ticket needs membership of its queue (or supervisor rights); being the
+    """Changing a ticket needs membership of its queue (admins: any queue); being the
     assignee of a ticket in a foreign queue is enough to answer it, not to move it."""
     return (
-        staff.sees_everything
+        staff.sees_all_queues
         or (ticket.queue_id is not None and ticket.queue_id in staff.queue_ids)
         or (ticket.queue_id is None and ticket.assignee_id == staff.id)
     )

@@ -228,7 +228,7 @@ async def customer_detail(
         .scalars()
         .all()
     )
-    if not tickets and not staff.sees_everything:
+    if not tickets and not staff.sees_all_queues:
         raise NotFound(f"no customer {customer_id}")
     data = customers[customer_id]
     data["merges"] = await undoable_merges(session, customer_id)

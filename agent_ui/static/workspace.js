@@ -38,6 +38,7 @@ const TICKET_EVENTS = [
   "MessageSent",
   "QueueChanged",
   "CustomersMerged",
+  "CustomersUnmerged",
   "SlaBreached",
 ];
 

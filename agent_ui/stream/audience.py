@@ -1,12 +1,15 @@
 """Who may receive an event: the visibility rule of ``tickets.may_see`` applied to the
 socket's events, on the server.
 
-A ticket event goes to supervisors and admins, to members of the ticket's queue and to
-its assignee. Where an event moves a ticket (``TicketUpdated`` with a new queue,
-``TicketAssigned``), both the old and the new audience receive it, so the screen of the
-agent who loses a ticket learns that it went. Offers and presence changes go to the agent
-they are about and to supervisors; queue depth to supervisors and the queue's members;
-a merge of customers to supervisors only.
+A ticket event goes to admins, to members of the ticket's queue (agents and supervisors
+alike: a supervisor sees the queues they belong to, not every queue) and to its assignee.
+Where an event moves a ticket (``TicketUpdated`` with a new queue, ``TicketAssigned``),
+both the old and the new audience receive it, so the screen of the agent who loses a
+ticket learns that it went. An offer goes to the agent it is made to, to admins and to
+the supervisors of the offered ticket's queue; a presence change to the agent, admins and
+the supervisors of any queue the agent belongs to (their wallboard lists that agent);
+queue depth to admins and the queue's members; a merge of customers and its undoing to
+admins and supervisors (they carry customer ids only).
 
 Where a ticket is (queue, assignee) is cached per ticket (LRU), primed from the events
 themselves in feed order, and read from the database only on a miss.
@@ -31,8 +34,13 @@ class Place:
 @dataclass(slots=True)
 class Audience:
     queues: set[int] = field(default_factory=set)
+    """Every member of these queues."""
     users: set[int] = field(default_factory=set)
-    supervisors: bool = True
+    supervised: set[int] = field(default_factory=set)
+    """The supervisors (not the agents) of these queues."""
+    admins: bool = True
+    supervisors: bool = False
+    """Every supervisor, whatever their queues."""
 
     def add(self, place: Place | None) -> None:
         if place is None:
@@ -49,6 +57,17 @@ class Places:
         self.size = size
         self._places: OrderedDict[int, Place] = OrderedDict()
         self._queues: dict[str, int] = {}
+        self._memberships: dict[int, frozenset[int]] | None = None
+
+    async def agent_queues(self, agent_id: int) -> frozenset[int]:
+        """The queues an agent belongs to; read once and again after a staff change."""
+        if self._memberships is None:
+            members = await self.desk.read(tickets.queue_members)
+            self._memberships = {m.id: m.queue_ids for m in members}
+        return self._memberships.get(agent_id, frozenset())
+
+    def staff_changed(self) -> None:
+        self._memberships = None
 
     def _keep(self, ticket_id: int, place: Place) -> None:
         self._places[ticket_id] = place
@@ -99,12 +118,17 @@ class Places:
 async def audience_of(places: Places, wire: dict[str, Any]) -> Audience | None:
     """None: nobody on a socket receives this event."""
     kind = wire.get("type")
-    if kind in ("OfferMade", "OfferEnded", "AgentPresenceChanged"):
-        return Audience(users={int(wire["agent_id"])})
+    if kind in ("OfferMade", "OfferEnded"):
+        place = await places.place(int(wire["ticket_id"]))
+        queues = {place.queue_id} if place is not None and place.queue_id is not None else set()
+        return Audience(users={int(wire["agent_id"])}, supervised=queues)
+    if kind == "AgentPresenceChanged":
+        agent_id = int(wire["agent_id"])
+        return Audience(users={agent_id}, supervised=set(await places.agent_queues(agent_id)))
     if kind == "QueueChanged":
         return Audience(queues={int(wire["queue_id"])})
-    if kind == "CustomersMerged":
-        return Audience()
+    if kind in ("CustomersMerged", "CustomersUnmerged"):
+        return Audience(supervisors=True)
     if "ticket_id" in wire:
         before, after = await places.of_ticket(wire)
         audience = Audience()

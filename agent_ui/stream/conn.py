@@ -50,7 +50,7 @@ class Conn:
     def sees(self, queue_id: int | None, assignee_id: int | None) -> bool:
         staff = self.staff
         return (
-            staff.sees_everything
+            staff.sees_all_queues
             or (queue_id is not None and queue_id in staff.queue_ids)
             or (assignee_id is not None and assignee_id == staff.id)
         )

@@ -31,6 +31,7 @@ STREAMED = frozenset(
         "AgentPresenceChanged",
         "QueueChanged",
         "CustomersMerged",
+        "CustomersUnmerged",
         "StaffChanged",
     }
 )

@@ -93,7 +93,10 @@ class Stream:
         self._seen = _Seen()
         self._all: set[Conn] = set()
         self._wide: set[Conn] = set()
+        """Admins' sockets: they see every queue."""
+        self._supervisors: set[Conn] = set()
         self._by_queue: dict[int, set[Conn]] = {}
+        self._supervisors_by_queue: dict[int, set[Conn]] = {}
         self._by_user: dict[int, set[Conn]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -141,21 +144,27 @@ class Stream:
 
     def _index(self, conn: Conn) -> None:
         self._all.add(conn)
-        if conn.staff.sees_everything:
+        if conn.staff.sees_all_queues:
             self._wide.add(conn)
+        if conn.staff.supervises:
+            self._supervisors.add(conn)
         for queue_id in conn.staff.queue_ids:
             self._by_queue.setdefault(queue_id, set()).add(conn)
+            if conn.staff.supervises:
+                self._supervisors_by_queue.setdefault(queue_id, set()).add(conn)
         self._by_user.setdefault(conn.staff.id, set()).add(conn)
 
     def _unindex(self, conn: Conn) -> None:
         self._all.discard(conn)
         self._wide.discard(conn)
-        for key, index in ((q, self._by_queue) for q in conn.staff.queue_ids):
-            members = index.get(key)
-            if members is not None:
-                members.discard(conn)
-                if not members:
-                    del index[key]
+        self._supervisors.discard(conn)
+        for queue_id in conn.staff.queue_ids:
+            for index in (self._by_queue, self._supervisors_by_queue):
+                members = index.get(queue_id)
+                if members is not None:
+                    members.discard(conn)
+                    if not members:
+                        del index[queue_id]
         members = self._by_user.get(conn.staff.id)
         if members is not None:
             members.discard(conn)
@@ -163,9 +172,13 @@ class Stream:
                 del self._by_user[conn.staff.id]
 
     def _conns(self, audience: Audience) -> set[Conn]:
-        out: set[Conn] = set(self._wide) if audience.supervisors else set()
+        out: set[Conn] = set(self._wide) if audience.admins else set()
+        if audience.supervisors:
+            out.update(self._supervisors)
         for queue_id in audience.queues:
             out.update(self._by_queue.get(queue_id, ()))
+        for queue_id in audience.supervised:
+            out.update(self._supervisors_by_queue.get(queue_id, ()))
         for user_id in audience.users:
             out.update(self._by_user.get(user_id, ()))
         return out
@@ -189,6 +202,7 @@ class Stream:
         if not self._seen.first_time(wire.get("event_id")):
             return
         if wire.get("type") in INTERNAL:
+            self.places.staff_changed()
             self._staff_changed(wire)
             return
         audience = await audience_of(self.places, wire)
@@ -210,7 +224,7 @@ class Stream:
                 conn.next_check = now
             return
         for conn in self._all:
-            if not conn.staff.sees_everything:
+            if not conn.staff.sees_all_queues:
                 conn.next_check = min(conn.next_check, now + random.uniform(0, 5))
 
     async def _replay(self, conn: Conn, last_id: str) -> list[bytes] | None:
@@ -234,18 +248,20 @@ class Stream:
 
     async def _may_receive(self, conn: Conn, wire: dict[str, Any]) -> bool:
         """For a replay: by what the user may see now; the ticket cache is not changed."""
-        kind = wire.get("type")
         staff = conn.staff
-        if kind in ("OfferMade", "OfferEnded", "AgentPresenceChanged"):
-            return staff.sees_everything or int(wire["agent_id"]) == staff.id
-        if kind == "QueueChanged":
-            return staff.sees_everything or int(wire["queue_id"]) in staff.queue_ids
-        if "ticket_id" in wire:
-            if staff.sees_everything:
-                return True
+        if staff.sees_all_queues:
+            return True
+        kind = wire.get("type")
+        if "ticket_id" in wire and kind not in ("OfferMade", "OfferEnded"):
             place = await self.places.place(int(wire["ticket_id"]))
             return place is not None and conn.sees(place.queue_id, place.assignee_id)
-        return staff.sees_everything
+        audience = await audience_of(self.places, wire)
+        if audience is None:
+            return False
+        if staff.id in audience.users or audience.queues & staff.queue_ids:
+            return True
+        overseen = audience.supervisors or bool(audience.supervised & staff.queue_ids)
+        return staff.supervises and overseen
 
     # -- collision notices --------------------------------------------------------------
 

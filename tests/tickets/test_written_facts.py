@@ -6,6 +6,7 @@ wrong ticket, channel or author without any test noticing."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +20,7 @@ from tickets import staff as staff_svc
 from tickets.desk import Desk
 from tickets.events import Event, TicketStatusChanged
 from tickets.models import AuditEntry, Message, OutboxEntry, Ticket
-from tickets.services import reply
+from tickets.services import merge_customers, reply
 
 
 async def test_a_new_ticket_is_written_and_announced_exactly(desk: Desk) -> None:  # noqa: F811
@@ -167,3 +168,43 @@ async def test_a_reply_is_written_queued_and_announced_exactly(database_url: str
 
 async def _audit_rows(session: AsyncSession) -> list[AuditEntry]:
     return list((await session.execute(select(AuditEntry).order_by(AuditEntry.id))).scalars())
+
+
+async def test_a_reply_goes_to_a_verified_address_before_a_claimed_one(database_url: str) -> None:
+    """A customer merged from a chat carries the address its visitor typed (an unverified
+    claim) beside the address their own mail came from: the reply goes to the latter, even
+    though the claim was recorded first."""
+    from switchboard import db
+    from tests.helpers import Clock, RecordingPublisher
+
+    await seed_with_tokens(database_url)
+    engine = db.create_engine(database_url)
+    desk_ = Desk(db.session_factory(engine), RecordingPublisher(), Clock())
+    try:
+        chat = await desk_.ingest(
+            inbound("v_claim", "你好", channel=Channel.WEBCHAT, claimed_email="typed@example.com")
+        )
+        mail = await desk_.ingest(
+            email("owner@example.com", "空调", "空调坏了", message_id="<own@example.com>")
+        )
+
+        async def merge_and_answer(session: AsyncSession, now: datetime) -> tuple[str | None, Any]:
+            sup = await staff_svc.load_staff(
+                session, await staff_svc.user_id_by_email(session, "admin@example.com")
+            )
+            assert sup is not None
+            owners = dict((await session.execute(select(Ticket.id, Ticket.customer_id))).all())
+            keep, gone = owners[mail.ticket_id], owners[chat.ticket_id]
+            merged = await merge_customers(session, sup, keep, gone, now)
+            written = await reply(session, sup, mail.number, "收到", now, channel=Channel.EMAIL)
+            to = (
+                await session.execute(
+                    select(Message.recipient).where(Message.id == written.message_id)
+                )
+            ).scalar_one()
+            return to, (*merged.events, *written.events)
+
+        assert await desk_.write(merge_and_answer) == "owner@example.com"
+    finally:
+        await desk_.close()
+        await engine.dispose()

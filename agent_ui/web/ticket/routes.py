@@ -213,7 +213,7 @@ async def customers(request: web.Request) -> web.Response:
 
     async def work(s: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         ticket = await data.ticket(s, staff, number)
-        if not staff.sees_everything:
+        if not staff.supervises:
             raise tickets.Forbidden("only supervisors and admins merge customers")
         found = await data.find_customers(s, staff, query, exclude=ticket["customer"]["id"])
         return ticket, found

@@ -120,8 +120,8 @@ async def load(
     queues = await data.queues(session)
     queue_id = next((q.id for q in queues if q.name == ticket["queue"]), None)
     closed = ticket["status"] == TicketStatus.CLOSED.value
-    changeable = staff.sees_everything or (queue_id is not None and queue_id in staff.queue_ids)
-    if staff.sees_everything:
+    changeable = staff.sees_all_queues or (queue_id is not None and queue_id in staff.queue_ids)
+    if staff.supervises:
         assignees = sorted(m.email for m in await data.members(session) if queue_id in m.queue_ids)
         if ticket["assignee"] and ticket["assignee"] not in assignees:
             assignees.insert(0, ticket["assignee"])
@@ -137,13 +137,13 @@ async def load(
         timeline=[],
         statuses=next_statuses(ticket["status"]),
         priorities=[p.value for p in Priority],
-        queues=[q.name for q in queues] if staff.sees_everything else [ticket["queue"] or ""],
+        queues=[q.name for q in queues] if staff.supervises else [ticket["queue"] or ""],
         assignees=assignees,
         may_unassign=may_unassign,
         may_change=changeable and not closed,
-        may_move=staff.sees_everything and not closed,
-        may_merge=staff.sees_everything,
-        may_unmerge=staff.sees_everything and data.can_unmerge(),
+        may_move=staff.supervises and not closed,
+        may_merge=staff.supervises,
+        may_unmerge=staff.supervises and data.can_unmerge(),
         read_only=closed,
         targets=reply_targets(customer, reachable_channels(request)),
     )

@@ -57,7 +57,7 @@ async def counts(desk: Desk, staff: StaffUser) -> dict[str, int]:
 async def queues_for(desk: Desk, staff: StaffUser) -> list[str]:
     """The queues this user may file a new ticket into (agents: their own)."""
     found = await desk.read(tickets.all_queues)
-    return [q.name for q in found if staff.sees_everything or q.id in staff.queue_ids]
+    return [q.name for q in found if staff.sees_all_queues or q.id in staff.queue_ids]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,24 @@
+"""kb: reserved slot (the kb work fills it; a no-op until then)
+
+Revision ID: 0007_kb
+Revises: 0006_data
+Create Date: 2026-12-04
+
+The five channel/room migrations were reserved in one linear chain up front so the rooms
+built side by side never need re-chaining when they land.
+"""
+
+from __future__ import annotations
+
+revision = "0007_kb"
+down_revision = "0006_data"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,24 @@
+"""email: reserved slot (the email work fills it; a no-op until then)
+
+Revision ID: 0008_email
+Revises: 0007_kb
+Create Date: 2026-12-04
+
+The five channel/room migrations were reserved in one linear chain up front so the rooms
+built side by side never need re-chaining when they land.
+"""
+
+from __future__ import annotations
+
+revision = "0008_email"
+down_revision = "0007_kb"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,24 @@
+"""twilio: reserved slot (the twilio work fills it; a no-op until then)
+
+Revision ID: 0009_twilio
+Revises: 0008_email
+Create Date: 2026-12-04
+
+The five channel/room migrations were reserved in one linear chain up front so the rooms
+built side by side never need re-chaining when they land.
+"""
+
+from __future__ import annotations
+
+revision = "0009_twilio"
+down_revision = "0008_email"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
