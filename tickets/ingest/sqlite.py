@@ -18,13 +18,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.types import JSON
 from sqlalchemy.util import greenlet_spawn
 
 from tickets import eventlog
@@ -32,7 +31,6 @@ from tickets.contracts import AttachmentRef
 from tickets.events import Event
 from tickets.identity import identity_channel
 from tickets.ingest.store import EventsFor, IngestRace, MessageRef, TicketRef
-from tickets.models import UTCDateTime
 from tickets.pool import fair_turn, unavailable_when_pool_is_exhausted
 
 FIND_CUSTOMER = (
@@ -76,7 +74,6 @@ INSERT_MESSAGE = (
     "INSERT INTO messages (ticket_id, direction, channel, external_id, author_name, text, html, "
     "email_message_id, delivery_status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-INSERT_EVENT = "INSERT INTO event_outbox (type, payload, created_at) VALUES (?, ?, ?)"
 INSERT_ATTACHMENT = (
     "INSERT INTO attachments (message_id, name, content_type, size, blob_ref) "
     "VALUES (?, ?, ?, ?, ?)"
@@ -94,23 +91,8 @@ AUDIT = (
 MARK_RELAYED = "UPDATE event_outbox SET relayed_at = ? WHERE id IN (SELECT value FROM json_each(?))"
 
 
-class Encoders:
-    """Python values as the portable store writes them on this dialect (the columns' own
-    types' bind processors: UTC timestamps as SQLite text, JSON as text)."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        dialect = engine.dialect
-        self.time: Callable[[datetime | None], Any] = _processor(UTCDateTime(), dialect)
-        self.json: Callable[[Any], Any] = _processor(JSON(), dialect)
-
-
-def _processor(type_: Any, dialect: Any) -> Callable[[Any], Any]:
-    process = type_.dialect_impl(dialect).bind_processor(dialect)
-    return process if process is not None else (lambda value: value)
-
-
 class SqliteIngestStore:
-    def __init__(self, conn: Any, encode: Encoders) -> None:
+    def __init__(self, conn: Any, encode: eventlog.SqliteValues) -> None:
         self.conn = conn
         self.encode = encode
 
@@ -220,13 +202,7 @@ class SqliteIngestStore:
             ),
         )
         built = events(message_id)
-        ids = [
-            await self._insert(
-                INSERT_EVENT, (e.type_name, self.encode.json(eventlog.payload_of(e)), now)
-            )
-            for e in built
-        ]
-        return message_id, eventlog.stamp(built, ids)
+        return message_id, await eventlog.record_on_sqlite(self.conn, built, v["now"], self.encode)
 
     async def insert_attachments(
         self, message_id: int, attachments: Sequence[AttachmentRef]
@@ -258,7 +234,7 @@ class SqliteFastPath:
     def __init__(self, engine: AsyncEngine, serial: asyncio.Lock) -> None:
         self.engine = engine
         self.serial = serial
-        self.encode = Encoders(engine)
+        self.encode = eventlog.sqlite_values(engine)
 
     @asynccontextmanager
     async def _driver(self) -> AsyncIterator[Any]:
