@@ -63,6 +63,8 @@ class FtsIndex:
             f"INSERT INTO {fts}({fts}, rowid, {cols}) VALUES ('delete', old.id, {old}); "
             f"INSERT INTO {fts}(rowid, {cols}) VALUES (new.id, {new}); END",
             f"INSERT INTO {fts}({fts}) VALUES ('rebuild')",
+            # document frequencies for ranking (one row per term)
+            f"CREATE VIRTUAL TABLE {fts}_vocab USING fts5vocab({fts}, 'row')",
         ]
 
     def drop_sql(self, dialect: str) -> list[str]:
@@ -71,6 +73,7 @@ class FtsIndex:
         fts = self.fts_table
         return [
             *(f"DROP TRIGGER IF EXISTS {fts}_{t}" for t in ("ai", "ad", "au")),
+            f"DROP TABLE IF EXISTS {fts}_vocab",
             f"DROP TABLE IF EXISTS {fts}",
         ]
 
