@@ -15,6 +15,7 @@ from agent_ui.errors import ApiError
 from agent_ui.http import ApiRoute, dumps, only_fields, op, query_int, query_text, read_json
 from tickets import StaffUser, record_audit
 
+MAX_QUERY = 200
 FIELDS = {"title", "body", "locale", "visibility", "category", "tags", "models", "translation_key"}
 
 
@@ -26,6 +27,8 @@ def _writer(staff: StaffUser) -> None:
 async def get_search(request: web.Request) -> web.Response:
     staff_of(request)
     q = query_text(request, "q") or ""
+    if len(q) > MAX_QUERY:
+        raise ApiError(400, "invalid", f"q is at most {MAX_QUERY} characters")
     locale = query_text(request, "locale")
     if locale is not None and locale not in knowledge.LOCALES:
         raise ApiError(400, "invalid", f"locale must be one of {', '.join(knowledge.LOCALES)}")

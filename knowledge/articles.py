@@ -280,6 +280,8 @@ def input_from(slug: str, values: dict[str, Any], base: Article | None = None) -
             raise Invalid(f"{name}: a list of strings")
         return tuple(value)
 
+    if "translation_key" in values and not SLUG.match(str(values["translation_key"])):
+        raise Invalid("translation_key: a slug (lower-case letters, digits and '-')")
     return ArticleInput(
         slug=slug,
         title=text("title"),

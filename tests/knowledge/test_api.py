@@ -87,3 +87,10 @@ async def test_routes_are_in_the_openapi_document(api: Api) -> None:
     assert "post" in doc["paths"]["/api/v1/kb/articles"]
     params = {p["name"] for p in doc["paths"]["/api/v1/kb/search"]["get"]["parameters"]}
     assert params == {"q", "locale", "limit"}
+
+
+async def test_what_the_document_forbids_is_refused(api: Api) -> None:
+    await api.get("/api/v1/kb/search?q=" + "0" * 201, status=400)
+    body = {"slug": "x1", "title": "T", "locale": "en", "translation_key": ""}
+    await api.send("POST", "/api/v1/kb/articles", body, status=400)
+    await api.send("PATCH", "/api/v1/kb/articles/ac-e21-en", {"translation_key": "A B"}, status=400)
