@@ -25,6 +25,7 @@ from knowledge.demo_articles import DEMO_DIR, seed_articles
 from knowledge.models import Article, ArticleVersion, Insertion
 from knowledge.render import plain_text, render_markdown
 from knowledge.search import Hit, search_articles
+from knowledge.suggest import detect_models, record_insertion, reply_text, suggest, ticket_text
 from knowledge.transfer import BadFile, ImportReport, export_folder, import_folder, parse_file
 
 __all__ = [
@@ -42,17 +43,22 @@ __all__ = [
     "article_dict",
     "by_slug",
     "categories",
+    "detect_models",
     "export_folder",
     "import_folder",
     "in_category",
     "input_from",
     "parse_file",
     "plain_text",
+    "record_insertion",
     "render_markdown",
+    "reply_text",
     "restore_version",
     "save_article",
     "search_articles",
     "seed_articles",
+    "suggest",
+    "ticket_text",
     "translations",
     "version",
     "versions",

@@ -1,8 +1,14 @@
 """Knowledge-base pages: the public help center (``/help``) and the staff editor
 (``/agent/kb``)."""
 
+from aiohttp import web
+
+from agent_ui.kb_panel import post_insert
 from agent_ui.web.kb.help import ROUTES as HELP_ROUTES
 
-ROUTES = [*HELP_ROUTES]
+ROUTES = [
+    *HELP_ROUTES,
+    web.post("/agent/tickets/{number}/kb/{slug}/insert", post_insert),
+]
 
 __all__ = ["ROUTES"]
