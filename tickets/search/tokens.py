@@ -34,43 +34,16 @@ _WORD = rf"[^\W_{_CJK}]"
 _PIECE = re.compile(rf"(?P<cjk>[{_CJK}]+)|(?P<word>{_WORD}+(?:[-/._]{_WORD}+)*)")
 _SPLIT = re.compile(r"[-/._]")
 
-STOP_WORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "do",
-        "does",
-        "for",
-        "from",
-        "how",
-        "i",
-        "in",
-        "is",
-        "it",
-        "my",
-        "of",
-        "on",
-        "or",
-        "the",
-        "this",
-        "to",
-        "was",
-        "what",
-        "when",
-        "where",
-        "which",
-        "why",
-        "with",
-        "you",
-        "your",
-    ]
-)
+# fmt: off
+STOP_WORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "do", "does", "for", "from",
+    "has", "have", "how", "i", "if", "in", "is", "it", "its", "me", "my", "no", "not", "of",
+    "on", "or", "our", "so", "than", "that", "the", "there", "this", "to", "was", "we", "what",
+    "when", "where", "which", "why", "will", "with", "you", "your",
+})
+# fmt: on
+"""Dropped from text and queries; changing this list needs the index rebuilt (the stored
+token strings hold the old choice)."""
 
 
 def stem(word: str) -> str:
