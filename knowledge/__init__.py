@@ -7,6 +7,7 @@ here only."""
 
 from knowledge.articles import (
     LOCALES,
+    MAX_BODY,
     VISIBILITIES,
     ArticleInput,
     Saved,
@@ -31,6 +32,7 @@ from knowledge.transfer import BadFile, ImportReport, export_folder, import_fold
 __all__ = [
     "DEMO_DIR",
     "LOCALES",
+    "MAX_BODY",
     "VISIBILITIES",
     "Article",
     "ArticleInput",
