@@ -103,6 +103,7 @@ from tickets.outbox import (
     lease_due,
     mark_failed,
     mark_sent,
+    outbound_by_external_id,
     record_delivery,
     retry_message,
 )
@@ -311,6 +312,7 @@ __all__ = [
     "normalize_phone",
     "open_conversation",
     "open_ticket_facts",
+    "outbound_by_external_id",
     "parse_id",
     "parse_number",
     "pending_events",

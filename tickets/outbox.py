@@ -241,6 +241,22 @@ async def mark_failed(
     return []
 
 
+async def outbound_by_external_id(
+    session: AsyncSession, channel: Channel, external_id: str
+) -> int | None:
+    """Our outbound message a provider names by its id (an email bounce quotes our
+    Message-ID): the message id, or None when it is not ours."""
+    return (
+        await session.execute(
+            select(Message.id).where(
+                Message.channel == channel.value,
+                Message.external_id == external_id,
+                Message.direction == Direction.OUT.value,
+            )
+        )
+    ).scalar()
+
+
 async def record_delivery(
     session: AsyncSession, message_id: int, status: DeliveryStatus, error: str | None = None
 ) -> list[Event]:

@@ -36,6 +36,7 @@ _PREFIX = re.compile(
     re.IGNORECASE,
 )
 DEFAULT_SUBJECT_DAYS = 7
+MAX_REFS = 20
 
 
 class ThreadStore(Protocol):
@@ -53,13 +54,18 @@ class ThreadStore(Protocol):
 def normalize_subject(subject: str | None) -> str:
     """The subject without reply/forward prefixes (any language, repeated) and ticket
     tokens, whitespace collapsed and lower-cased: what two mails of one thread share."""
-    text = SUBJECT_TOKEN.sub(" ", subject or "")
+    return clean_subject(subject or "").lower()
+
+
+def clean_subject(subject: str) -> str:
+    """The subject a new email ticket gets: prefixes and ticket tokens removed, case kept."""
+    text = SUBJECT_TOKEN.sub(" ", subject)
     while True:
         stripped = _PREFIX.sub("", text, count=1)
         if stripped == text:
             break
         text = stripped
-    return " ".join(text.split()).lower()
+    return " ".join(text.split())
 
 
 async def thread_email(
@@ -70,14 +76,22 @@ async def thread_email(
     now: datetime,
     subject_days: int = DEFAULT_SUBJECT_DAYS,
 ) -> tuple[TicketRef | None, str]:
+    """A noise mail (a bounce from MAILER-DAEMON quoting our Message-ID) follows its ids
+    without the participant check: it is only recorded, never answered or announced."""
+
+    async def allowed(found: TicketRef | None) -> bool:
+        if found is None:
+            return False
+        return bool(msg.noise) or await store.may_write(found.id, customer_id, address)
+
     if msg.thread.in_reply_to:
         found = await store.ticket_by_email_refs([msg.thread.in_reply_to])
-        if found is not None and await store.may_write(found.id, customer_id, address):
+        if await allowed(found):
             return found, "in_reply_to"
     refs = [r for r in reversed(msg.thread.references) if r and r != msg.thread.in_reply_to]
-    for ref in refs:
+    for ref in refs[:MAX_REFS]:
         found = await store.ticket_by_email_refs([ref])
-        if found is not None and await store.may_write(found.id, customer_id, address):
+        if await allowed(found):
             return found, "references"
     match = SUBJECT_TOKEN.search(msg.subject or "")
     ticket_id = parse_number(match.group(1)) if match else None

@@ -48,7 +48,7 @@ from tickets.contracts import (
 )
 from tickets.events import Event, MessageReceived, TicketCreated, TicketStatusChanged
 from tickets.identity import InvalidAddress, normalize_address, normalize_email
-from tickets.ingest.email import DEFAULT_SUBJECT_DAYS, thread_email
+from tickets.ingest.email import DEFAULT_SUBJECT_DAYS, clean_subject, thread_email
 from tickets.ingest.sanitize import sanitize_html
 from tickets.ingest.sql import SqlIngestStore
 from tickets.ingest.store import EventsFor, IngestRace, IngestStore
@@ -269,6 +269,8 @@ def _addresses(raw: Sequence[str]) -> list[str]:
 
 
 def _subject_for(msg: InboundMessage) -> str:
+    if msg.channel is Channel.EMAIL and msg.subject and clean_subject(msg.subject):
+        return clean_subject(msg.subject)[:500]
     if msg.subject and msg.subject.strip():
         return SUBJECT_NUMBER.sub("", msg.subject).strip()[:500]
     first_line = next((line.strip() for line in msg.text.splitlines() if line.strip()), "")
