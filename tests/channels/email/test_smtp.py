@@ -45,7 +45,9 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        parsed = email.message_from_bytes(
+            envelope.original_content or b"", policy=email.policy.default
+        )
         assert isinstance(parsed, EmailMessage)
         self.received.append((envelope, parsed))
         return "250 OK"
