@@ -45,6 +45,7 @@ from agent_ui.web import (
 )
 from channels import SenderRegistry
 from channels.email.channel import EmailChannel
+from channels.email.timeline import render_email
 from channels.webchat import (
     ChatLimits,
     ClientPolicy,
@@ -434,6 +435,7 @@ def create_app(
     )
     app[SETTINGS] = settings
     app[PANELS] = PanelRegistry()
+    app[PANELS].add_timeline("email", render_email)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         runtime = await build_runtime(settings, clock=clock, redis_prefix=redis_prefix)

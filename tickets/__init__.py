@@ -41,6 +41,7 @@ from tickets.conversation import (
     rate_ticket,
     ratings_since,
     staff_file,
+    staff_original,
     visitor_file,
 )
 from tickets.desk import Desk
@@ -340,6 +341,7 @@ __all__ = [
     "staff_for_password",
     "staff_for_token",
     "staff_names",
+    "staff_original",
     "start_session",
     "storable_text",
     "ticket_detail",
