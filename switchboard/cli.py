@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import tickets
 from routing.models import QueueRouting
-from switchboard import cli_events, db, logs
+from switchboard import cli_erp, cli_events, db, logs
 from switchboard.app import (
     MigrationsPending,
     build_runtime,
@@ -125,6 +125,8 @@ async def cmd_demo(args: argparse.Namespace) -> None:
     finally:
         await engine.dispose()
     log.info("demo data %s", "created" if created else "already present (reused)")
+    if await cli_erp.seed_demo_catalogue(settings):
+        log.info("demo ERP catalogue loaded (orders SO-2291.., parts, serials)")
     for user in DEMO_USERS:
         log.info(
             "demo login: %-24s role=%-10s password=%s", user.email, user.role.value, DEMO_PASSWORD
@@ -371,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(q)
     q.set_defaults(run=cmd_token_add)
     cli_events.add_parser(sub, common)
+    cli_erp.add_parser(sub, common)
     q = tsub.add_parser("list", help="a user's tokens: id, created, last used, label (no secrets)")
     q.add_argument("email")
     common(q)
@@ -399,7 +402,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _explain(err: BaseException) -> str | None:
     if isinstance(
-        err, CliError | SettingsError | MigrationsPending | TicketError | cli_events.EventsError
+        err,
+        CliError
+        | SettingsError
+        | MigrationsPending
+        | TicketError
+        | cli_events.EventsError
+        | cli_erp.ErpCliError,
     ):
         return str(err)
     if (isinstance(err, OperationalError | ProgrammingError) and "no such table" in str(err)) or (
