@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import tickets
 from agent_ui.attachments import ATTACHMENT_ROUTES
 from agent_ui.context import DESK, SENDERS, STAFF_KEY, staff_of
+from agent_ui.erp_api import ERP_ROUTES
 from agent_ui.errors import ApiError
 from agent_ui.http import (
     ApiRoute,
@@ -443,6 +444,7 @@ ROUTES: list[ApiRoute] = [
         ),
     ),
     *ROUTING_ROUTES,
+    *ERP_ROUTES,
     *ATTACHMENT_ROUTES,
     ApiRoute(
         "GET",

@@ -10,6 +10,8 @@ import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from agent_ui.erp_schemas import ERP_SCHEMAS
+
 
 class RouteLike(Protocol):
     @property
@@ -334,6 +336,8 @@ SCHEMAS: dict[str, Any] = {
         },
     },
 }
+
+SCHEMAS.update(ERP_SCHEMAS)
 
 ERRORS = {
     "400": "Bad input: malformed JSON, a wrong type, text a database cannot store",

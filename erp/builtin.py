@@ -10,6 +10,7 @@ by ticket, so a retried call returns the first reservation."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -86,7 +87,7 @@ class BuiltinErp:
             found = await self.desk.read(lambda s: load_reservation(s, ticket))
             if found is None:
                 raise
-            return found
+            return replace(found, replayed=True)
 
     async def release_reservation(self, ticket: str) -> Reservation | None:
         async def work(session: AsyncSession, now: datetime) -> tuple[Reservation | None, Any]:
@@ -255,7 +256,7 @@ async def reserve(
         )
     ).scalar_one_or_none()
     if row is not None and row.state == "reserved":
-        return _reservation(row)
+        return replace(_reservation(row), replayed=True)
     taken: list[dict[str, Any]] = []
     for line in lines:
         quantity = int(line.quantity)
@@ -291,15 +292,14 @@ async def release(session: AsyncSession, ticket: str, now: datetime) -> Reservat
             select(ErpReservation).where(ErpReservation.ticket == ticket).with_for_update()
         )
     ).scalar_one_or_none()
-    if row is None:
+    if row is None or row.state != "reserved":
         return None
-    if row.state == "reserved":
-        for line in row.lines:
-            for stock, code in await _stock_rows(session, str(line["part_number"])):
-                if code == line.get("warehouse"):
-                    stock.reserved = max(0, stock.reserved - int(line["quantity"]))
-        row.state, row.released_at = "released", now
-        await session.flush()
+    for line in row.lines:
+        for stock, code in await _stock_rows(session, str(line["part_number"])):
+            if code == line.get("warehouse"):
+                stock.reserved = max(0, stock.reserved - int(line["quantity"]))
+    row.state, row.released_at = "released", now
+    await session.flush()
     return _reservation(row)
 
 

@@ -127,6 +127,8 @@ class Reservation:
     reference: str
     state: str
     lines: tuple[ReservationLine, ...] = ()
+    replayed: bool = field(default=False, compare=False)
+    """True when a retried call found the reservation an earlier call made."""
 
 
 T = TypeVar("T")
@@ -193,7 +195,8 @@ class ErpAdapter(Protocol):
     async def reserve_parts(self, ticket: str, lines: Sequence[ReservationLine]) -> Reservation: ...
 
     async def release_reservation(self, ticket: str) -> Reservation | None:
-        """Releases the ticket's reservation; None when it had none."""
+        """Releases the ticket's reservation; None when nothing was held (never
+        reserved, or released already), so a retried release is a no-op."""
         ...
 
     async def close(self) -> None: ...

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -21,6 +22,7 @@ from agent_ui import DESK, api_routes, error_middleware
 from agent_ui.api import auth_middleware
 from agent_ui.attachments import BLOBS
 from agent_ui.context import ROUTING, SENDERS
+from agent_ui.erp_api import ERP
 from agent_ui.http import Handler
 from agent_ui.panels import PANELS, PanelRegistry
 from agent_ui.stream import (
@@ -53,6 +55,7 @@ from channels.webchat import (
     Webchat,
     parse_networks,
 )
+from erp.service import ErpService
 from routing.audit_trail import RoutingAudit
 from routing.engine import RoutingEngine
 from routing.redis_store import RedisStore
@@ -65,6 +68,7 @@ from switchboard.charsets import install_cjk_aliases
 from switchboard.chatwait import wait_estimator
 from switchboard.clock import utc_now
 from switchboard.dispatcher import OutboxDispatcher
+from switchboard.erp_setup import make_erp_service
 from switchboard.metrics import Metrics, check_access, start_listener
 from switchboard.ratelimit import RedisRateLimiter
 from switchboard.relay import EventRelay
@@ -104,6 +108,8 @@ class Runtime:
     redis: RedisClient | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     feed: LiveFeed | None = None
+    erp: ErpService | None = None
+    erp_http: aiohttp.ClientSession | None = None
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -235,6 +241,7 @@ async def build_runtime(
         )
         dispatcher = OutboxDispatcher(desk, senders, policy, metrics=metrics)
         relay = EventRelay(desk, published)
+        erp, erp_http = await make_erp_service(settings, desk, clock)
     except BaseException:
         await engine.dispose()
         raise
@@ -246,6 +253,7 @@ async def build_runtime(
     bus.consume("routing-audit", RoutingAudit(desk).on_event)
     bus.set_bury(dead_letter_store(desk))
     bus.subscribe(routing.events.on_config)
+    bus.consume("erp", erp.on_event)
     return Runtime(
         settings,
         engine,
@@ -260,6 +268,8 @@ async def build_runtime(
         relay,
         redis,
         feed=feed,
+        erp=erp,
+        erp_http=erp_http,
     )
 
 
@@ -318,6 +328,8 @@ async def stop_runtime(runtime: Runtime) -> None:
     await runtime.webchat.hub.close_all()
     await runtime.bus.stop()
     await runtime.desk.close()
+    if runtime.erp_http is not None:
+        await runtime.erp_http.close()
     if runtime.redis is not None:
         await runtime.redis.aclose()
     await runtime.engine.dispose()
@@ -430,6 +442,8 @@ def create_app(
         app[DESK] = runtime.desk
         app[ROUTING] = runtime.routing
         app[SENDERS] = runtime.senders
+        assert runtime.erp is not None
+        app[ERP] = runtime.erp
         app[WEB_CONFIG] = await make_web_config(runtime, redis_prefix)
         if runtime.webchat.blobs is not None:
             app[BLOBS] = runtime.webchat.blobs

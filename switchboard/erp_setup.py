@@ -1,0 +1,76 @@
+"""Builds the ERP service from settings: the adapter named by ``SWITCHBOARD_ERP`` (found
+through the ``switchboard.erp`` entry points) behind the resilience layer, the detector
+with any configured patterns, and the shared HTTP session the adapter calls through."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import aiohttp
+
+from erp.detect import Detector
+from erp.port import LookupKind
+from erp.registry import AdapterContext, UnknownAdapter, make_adapter
+from erp.resilience import Policy, ResilientErp
+from erp.service import ErpService
+from switchboard.settings import Settings, SettingsError
+from tickets import Desk
+
+
+def erp_policy(settings: Settings) -> Policy:
+    return Policy(
+        timeout_s=settings.erp_timeout_s,
+        ttl_s={
+            LookupKind.PART: settings.erp_cache_stock_s,
+            LookupKind.ORDER: settings.erp_cache_orders_s,
+            LookupKind.WARRANTY: settings.erp_cache_warranty_s,
+        },
+        breaker_failures=settings.erp_breaker_failures,
+        breaker_reset_s=settings.erp_breaker_reset_s,
+    )
+
+
+def erp_detector(settings: Settings) -> Detector:
+    try:
+        return Detector.with_overrides(
+            {
+                "orders": settings.erp_order_pattern,
+                "serials": settings.erp_serial_pattern,
+                "parts": settings.erp_part_pattern,
+                "models": settings.erp_model_pattern,
+            }
+        )
+    except ValueError as err:
+        raise SettingsError(f"SWITCHBOARD_ERP_*_PATTERN: {err}") from err
+
+
+async def make_erp_service(
+    settings: Settings, desk: Desk, clock: Callable[[], datetime]
+) -> tuple[ErpService, aiohttp.ClientSession]:
+    http = aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=settings.erp_timeout_s + 1.0),
+        headers={"User-Agent": "Switchboard"},
+    )
+    context = AdapterContext(
+        desk=desk,
+        http=http,
+        url=settings.erp_url,
+        api_key=settings.erp_api_key,
+        api_secret=settings.erp_api_secret,
+        database=settings.erp_database,
+        username=settings.erp_username,
+        protocol=settings.erp_protocol,
+        timeout_s=settings.erp_timeout_s,
+    )
+    try:
+        adapter = make_adapter(settings.erp, context)
+        detector = erp_detector(settings)
+    except (UnknownAdapter, ValueError) as err:
+        await http.close()
+        raise SettingsError(str(err)) from err
+    except BaseException:
+        await http.close()
+        raise
+    resilient = ResilientErp(adapter, erp_policy(settings), clock=clock)
+    return ErpService(resilient, desk, detector, detection=settings.erp_detection), http
