@@ -171,6 +171,26 @@ async def _note(request: web.Request, staff: StaffUser, number: str, text: str) 
     await request.app[DESK].write(work)
 
 
+async def reserve_on_ticket(
+    request: web.Request, staff: StaffUser, number: str, lines: list[ReservationLine]
+) -> Answer[Reservation] | Unavailable:
+    """Reserves and notes it on the ticket (once: a replayed reservation is not noted
+    again). Raises ``ErpNotFound`` / ``ErpRejected``."""
+    answer = await _service(request).reserve(number, lines)
+    if isinstance(answer, Answer) and not answer.value.replayed:
+        await _note(request, staff, number, _note_text(answer.value, released=False))
+    return answer
+
+
+async def release_on_ticket(
+    request: web.Request, staff: StaffUser, number: str
+) -> Answer[Reservation | None] | Unavailable:
+    answer = await _service(request).release(number)
+    if isinstance(answer, Answer) and answer.value is not None:
+        await _note(request, staff, number, _note_text(answer.value, released=True))
+    return answer
+
+
 def _writable(ticket: dict[str, Any]) -> None:
     if ticket["status"] == "closed":
         raise ApiError(409, "conflict", f"ticket {ticket['number']} is closed")
@@ -185,15 +205,13 @@ async def post_reservation(request: web.Request) -> web.Response:
     _writable(ticket)
     service = _service(request)
     try:
-        answer = await service.reserve(ticket["number"], lines)
+        answer = await reserve_on_ticket(request, staff, ticket["number"], lines)
     except ErpNotFound as err:
         raise ApiError(404, "not_found", str(err)) from err
     except ErpRejected as err:
         raise ApiError(409, "erp_rejected", str(err)) from err
     if isinstance(answer, Unavailable):
         return unavailable_error(answer, service.erp.policy.breaker_reset_s)
-    if not answer.value.replayed:
-        await _note(request, staff, ticket["number"], _note_text(answer.value, released=False))
     return web.json_response(
         {**reservation_json(answer.value), **provenance(answer)}, status=201, dumps=dumps
     )
@@ -205,7 +223,7 @@ async def delete_reservation(request: web.Request) -> web.Response:
     _writable(ticket)
     service = _service(request)
     try:
-        answer = await service.release(ticket["number"])
+        answer = await release_on_ticket(request, staff, ticket["number"])
     except (ErpNotFound, ErpRejected) as err:
         raise ApiError(404, "not_found", str(err)) from err
     if isinstance(answer, Unavailable):
@@ -213,7 +231,6 @@ async def delete_reservation(request: web.Request) -> web.Response:
     released: Answer[Reservation | None] = answer
     if released.value is None:
         raise ApiError(404, "not_found", f"ticket {ticket['number']} has no reservation")
-    await _note(request, staff, ticket["number"], _note_text(released.value, released=True))
     return web.json_response(
         {**reservation_json(released.value), **provenance(released)}, dumps=dumps
     )

@@ -5,8 +5,8 @@ ticket's ``erp`` section where what it found is kept.
 The consumer is a durable consumer group (``erp``) on the bus: it runs after ingest has
 committed, so ingest never waits on the ERP, and a slow or dead ERP only makes the
 findings say "unavailable since …" (the resilience layer answers at once while the
-breaker is open). A finding that could not be looked up is looked up again when the
-panel is shown, within a short budget."""
+breaker is open). Findings are looked up again (mostly from the cache) when the panel or
+the API shows them, within a short budget, so stock and states are current."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ from erp.views import (
     unavailable_json,
     warranty_json,
 )
-from tickets import Desk, Event, MessageReceived, message_detail
+from tickets import Desk, Event, MessageReceived, message_detail, parse_number
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +87,33 @@ class ErpService:
     async def reserve(
         self, ticket: str, lines: Sequence[ReservationLine]
     ) -> Answer[Reservation] | Unavailable:
-        return await self.erp.reserve(ticket, lines)
+        answer = await self.erp.reserve(ticket, lines)
+        if isinstance(answer, Answer):
+            await self._keep_reservation(ticket, reservation_json(answer.value))
+        return answer
 
     async def release(self, ticket: str) -> Answer[Reservation | None] | Unavailable:
-        return await self.erp.release(ticket)
+        answer = await self.erp.release(ticket)
+        if isinstance(answer, Answer) and answer.value is not None:
+            await self._keep_reservation(ticket, None)
+        return answer
+
+    async def _keep_reservation(self, number: str, data: dict[str, Any] | None) -> None:
+        """The ticket's current reservation, shown on its panel."""
+        ticket_id = parse_number(number)
+        if ticket_id is None:
+            return
+
+        async def work(session: AsyncSession, now: datetime) -> tuple[None, list[Event]]:
+            row = await session.get(ErpTicketFindings, ticket_id, with_for_update=True)
+            if row is None:
+                row = ErpTicketFindings(ticket_id=ticket_id, data={"items": []}, updated_at=now)
+                session.add(row)
+            row.data = {**row.data, "reservation": data}
+            row.updated_at = now
+            return None, [ErpFindingsUpdated(ticket_id, number, found=0, unavailable=0)]
+
+        await self.desk.write(work)
 
     async def item(self, kind: str, ref: str) -> dict[str, Any]:
         """One finding: what the ERP says about ``ref`` now, as the ``erp`` section keeps it."""
@@ -151,7 +174,7 @@ class ErpService:
             if row is None:
                 row = ErpTicketFindings(ticket_id=ticket_id, data={"items": []}, updated_at=now)
                 session.add(row)
-            row.data = {"items": merge(row.data.get("items", []), items)}
+            row.data = {**row.data, "items": merge(row.data.get("items", []), items)}
             row.updated_at = now
             event = ErpFindingsUpdated(
                 ticket_id,
@@ -164,23 +187,16 @@ class ErpService:
         await self.desk.write(work)
 
     async def findings(self, ticket_id: int, *, refresh: bool = False) -> dict[str, Any]:
-        """The ticket's ``erp`` section; with ``refresh``, findings the ERP could not answer
-        are asked again (bounded by ``REFRESH_BUDGET_S``; the stored ones show otherwise)."""
+        """The ticket's ``erp`` section; with ``refresh``, each finding is asked again (the
+        cache answers most; bounded by ``REFRESH_BUDGET_S``, else the stored ones show)."""
         row = await self.desk.read(lambda s: s.get(ErpTicketFindings, ticket_id))
         items: list[dict[str, Any]] = list(row.data.get("items", [])) if row else []
         health = await self.erp.health()
-        if refresh and any(i["status"] in ("unavailable", "stale") for i in items):
+        if refresh and items:
             try:
                 async with asyncio.timeout(REFRESH_BUDGET_S):
                     items = list(
-                        await asyncio.gather(
-                            *(
-                                self.item(i["kind"], i["ref"])
-                                if i["status"] in ("unavailable", "stale")
-                                else _same(i)
-                                for i in items
-                            )
-                        )
+                        await asyncio.gather(*(self.item(i["kind"], i["ref"]) for i in items))
                     )
             except TimeoutError:
                 log.info(
@@ -197,12 +213,9 @@ class ErpService:
             if health.last_good_at is None
             else health.last_good_at.isoformat(),
             "items": sorted(items, key=lambda i: KIND_ORDER.index(i["kind"])),
+            "reservation": row.data.get("reservation") if row else None,
             "updated_at": None if row is None else row.updated_at.isoformat(),
         }
-
-
-async def _same(item: dict[str, Any]) -> dict[str, Any]:
-    return item
 
 
 def refs_of(found: Found) -> list[tuple[str, str]]:

@@ -24,7 +24,7 @@ from agent_ui.attachments import BLOBS
 from agent_ui.context import ROUTING, SENDERS
 from agent_ui.erp_api import ERP
 from agent_ui.http import Handler
-from agent_ui.panels import PANELS, PanelRegistry
+from agent_ui.panels import PANELS, Panel, PanelRegistry
 from agent_ui.stream import (
     STREAM,
     FeedTap,
@@ -55,6 +55,8 @@ from channels.webchat import (
     Webchat,
     parse_networks,
 )
+from erp.panel import PANEL_TITLE as ERP_PANEL_TITLE
+from erp.panel import ErpPanel
 from erp.service import ErpService
 from routing.audit_trail import RoutingAudit
 from routing.engine import RoutingEngine
@@ -445,6 +447,11 @@ def create_app(
         assert runtime.erp is not None
         app[ERP] = runtime.erp
         app[WEB_CONFIG] = await make_web_config(runtime, redis_prefix)
+        app[PANELS].add_panel(
+            Panel(
+                "erp", ERP_PANEL_TITLE, ErpPanel(runtime.erp, app[WEB_CONFIG].time_zone).render, 50
+            )
+        )
         if runtime.webchat.blobs is not None:
             app[BLOBS] = runtime.webchat.blobs
         metrics_holder.append(runtime.metrics)

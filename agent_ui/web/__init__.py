@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from agent_ui.web import account, auth, wallboard, workspace
+from agent_ui.web import account, auth, erp, wallboard, workspace
 from agent_ui.web.auth import session_authenticator, session_middleware
 from agent_ui.web.config import WEB_CONFIG, WEB_SESSION, WebConfig, page_user, web_session
 from agent_ui.web.lockout import Limits, LoginGuard, MemoryCounter, RedisCounter
@@ -30,6 +30,7 @@ def web_routes() -> list[web.AbstractRouteDef]:
         *wallboard.ROUTES,
         *workspace.ROUTES,
         *TICKET_ROUTES,
+        *erp.ROUTES,
     ]
 
 
