@@ -6,14 +6,22 @@ factory taking one ``AdapterContext`` and returning an ``ErpAdapter``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
-from typing import cast
+from typing import Any, cast
 
 import aiohttp
 
-from erp.port import ErpAdapter
+from erp.port import (
+    ErpAdapter,
+    ErpTemporaryFailure,
+    OrderStatus,
+    Part,
+    Reservation,
+    ReservationLine,
+    Warranty,
+)
 from tickets import Desk
 
 GROUP = "switchboard.erp"
@@ -58,3 +66,33 @@ def load(name: str) -> AdapterFactory:
 
 def make_adapter(name: str, context: AdapterContext) -> ErpAdapter:
     return load(name)(context)
+
+
+class Unconfigured:
+    """Stands in for an adapter whose settings are missing: every call is a temporary
+    failure with the reason, so the agent reads "ERP unavailable" and start-up goes on."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+
+    async def _fail(self) -> Any:
+        raise ErpTemporaryFailure(self.reason)
+
+    async def part_availability(self, query: str) -> Part:
+        return cast(Part, await self._fail())
+
+    async def order_status(self, reference: str) -> OrderStatus:
+        return cast(OrderStatus, await self._fail())
+
+    async def warranty(self, serial: str) -> Warranty:
+        return cast(Warranty, await self._fail())
+
+    async def reserve_parts(self, ticket: str, lines: Sequence[ReservationLine]) -> Reservation:
+        return cast(Reservation, await self._fail())
+
+    async def release_reservation(self, ticket: str) -> Reservation | None:
+        return cast(Reservation | None, await self._fail())
+
+    async def close(self) -> None:
+        return None

@@ -4,18 +4,21 @@ with any configured patterns, and the shared HTTP session the adapter calls thro
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
 import aiohttp
 
 from erp.detect import Detector
-from erp.port import LookupKind
-from erp.registry import AdapterContext, UnknownAdapter, make_adapter
+from erp.port import ErpAdapter, LookupKind
+from erp.registry import AdapterContext, Unconfigured, UnknownAdapter, make_adapter
 from erp.resilience import Policy, ResilientErp
 from erp.service import ErpService
 from switchboard.settings import Settings, SettingsError
 from tickets import Desk
+
+log = logging.getLogger(__name__)
 
 
 def erp_policy(settings: Settings) -> Policy:
@@ -63,10 +66,17 @@ async def make_erp_service(
         protocol=settings.erp_protocol,
         timeout_s=settings.erp_timeout_s,
     )
+    adapter: ErpAdapter
     try:
-        adapter = make_adapter(settings.erp, context)
         detector = erp_detector(settings)
-    except (UnknownAdapter, ValueError) as err:
+        try:
+            adapter = make_adapter(settings.erp, context)
+        except UnknownAdapter:
+            raise
+        except ValueError as err:
+            log.error("ERP %s disabled: %s", settings.erp, err)
+            adapter = Unconfigured(settings.erp, f"not configured: {err}")
+    except (UnknownAdapter, SettingsError) as err:
         await http.close()
         raise SettingsError(str(err)) from err
     except BaseException:
