@@ -21,7 +21,7 @@ from tickets import Desk
 
 def test_every_declared_adapter_loads() -> None:
     names = set(available())
-    assert {"builtin", "erpnext"} <= names
+    assert {"builtin", "erpnext", "odoo"} <= names
     for name in names:
         assert callable(load(name)), name
     with pytest.raises(UnknownAdapter, match="kingdee"):
