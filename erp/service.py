@@ -33,6 +33,7 @@ from erp.port import (
     Warranty,
 )
 from erp.resilience import Health, ResilientErp
+from erp.selfservice import SelfService
 from erp.views import (
     order_json,
     part_json,
@@ -57,11 +58,13 @@ class ErpService:
         detector: Detector | None = None,
         *,
         detection: bool = True,
+        self_service: SelfService | None = None,
     ) -> None:
         self.erp = erp
         self.desk = desk
         self.detector = detector or Detector.with_overrides()
         self.detection = detection
+        self.self_service = self_service
 
     @property
     def source(self) -> str:
@@ -161,12 +164,20 @@ class ErpService:
         message = await self.desk.read(lambda s: message_detail(s, message_id))
         if message["direction"] != "in" or not message["text"]:
             return []
-        found = self.detector.scan(str(message["text"]))
+        text = str(message["text"])
+        if self.self_service is not None:
+            await self.self_service.after_answer(ticket_id, number, text)
+        found = self.detector.scan(text)
         if not found:
             return []
-        items = await asyncio.gather(*(self.item(k, r) for k, r in refs_of(found)))
-        await self.attach(ticket_id, number, list(items))
-        return list(items)
+        items = list(await asyncio.gather(*(self.item(k, r) for k, r in refs_of(found))))
+        await self.attach(ticket_id, number, items)
+        orders = [i["data"] for i in items if i["kind"] == "order" and i["status"] == "ok"]
+        if self.self_service is not None and orders:
+            mode = await self.self_service.mode_for(ticket_id)
+            if mode != "off":
+                await self.self_service.answer(ticket_id, number, message_id, text, orders, mode)
+        return items
 
     async def attach(self, ticket_id: int, number: str, items: list[dict[str, Any]]) -> None:
         async def work(session: AsyncSession, now: datetime) -> tuple[None, list[Event]]:

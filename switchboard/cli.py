@@ -116,7 +116,7 @@ async def cmd_worker(args: argparse.Namespace) -> None:
 
 
 async def cmd_demo(args: argparse.Namespace) -> None:
-    settings = _settings(args)
+    settings = cli_erp.demo_settings(_settings(args))
     await _upgrade(settings)
     engine = db.create_engine(settings.database_url)
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import sys
 import time
 from collections.abc import Callable
@@ -104,6 +105,13 @@ async def cmd_import(args: argparse.Namespace) -> None:
     )
     summary = ", ".join(f"{n} {kind}" for kind, n in counts.items()) or "no rows"
     print(f"imported {summary} from {args.file.name}")
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The demo's Orders queue answers order questions automatically (unless configured)."""
+    if settings.erp_self_service is None:
+        return dataclasses.replace(settings, erp_self_service="Orders=auto")
+    return settings
 
 
 async def seed_demo_catalogue(settings: Settings) -> bool:

@@ -14,6 +14,7 @@ from erp.detect import Detector
 from erp.port import ErpAdapter, LookupKind
 from erp.registry import AdapterContext, Unconfigured, UnknownAdapter, make_adapter
 from erp.resilience import Policy, ResilientErp
+from erp.selfservice import PolicyError, SelfService, parse_policy
 from erp.service import ErpService
 from switchboard.settings import Settings, SettingsError
 from tickets import Desk
@@ -70,6 +71,10 @@ async def make_erp_service(
     try:
         detector = erp_detector(settings)
         try:
+            parse_policy(settings.erp_self_service)
+        except PolicyError as err:
+            raise SettingsError(str(err)) from err
+        try:
             adapter = make_adapter(settings.erp, context)
         except UnknownAdapter:
             raise
@@ -83,4 +88,12 @@ async def make_erp_service(
         await http.close()
         raise
     resilient = ResilientErp(adapter, erp_policy(settings), clock=clock)
-    return ErpService(resilient, desk, detector, detection=settings.erp_detection), http
+    policy = parse_policy(settings.erp_self_service)
+    service = ErpService(
+        resilient,
+        desk,
+        detector,
+        detection=settings.erp_detection,
+        self_service=SelfService(desk, policy) if policy else None,
+    )
+    return service, http
