@@ -101,6 +101,11 @@ def test_policy_and_thanks() -> None:
     assert is_thanks("谢谢") and is_thanks("Thanks!") and is_thanks("好的，收到")
     assert not is_thanks("谢谢，但是还是没收到")
     assert not is_thanks("thanks, but where is it?")
-    order = {"reference": "SO-1", "state": "cancelled", "shipments": [], "promised_date": None}
+    order: dict[str, Any] = {
+        "reference": "SO-1",
+        "state": "cancelled",
+        "shipments": [],
+        "promised_date": None,
+    }
     assert order_answer(order, "en").startswith("Hello! Order SO-1 was cancelled.")
     assert order_answer(order, "zh").startswith("您好！订单 SO-1 已取消。")
