@@ -58,7 +58,18 @@ SCHEMAS: dict[str, Any] = {
             "time_zone": NULL_STR,
         },
     },
-    "Identity": {"type": "object", "properties": {"channel": STR, "address": STR}},
+    "Identity": {
+        "type": "object",
+        "properties": {
+            "channel": STR,
+            "address": STR,
+            "verified": {"type": "boolean", "description": "false for a claim nobody checked"},
+            "unreachable": {
+                "type": ["string", "null"],
+                "description": "why nothing can be sent there (opted out, blocked), else null",
+            },
+        },
+    },
     "CustomerRef": {
         "type": "object",
         "properties": {

@@ -140,6 +140,10 @@ class CustomerIdentity(Base):
     # False for a claim nobody checked (an email typed into the chat): shown to agents,
     # never used to attach a conversation to whoever owns the address.
     verified: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Set when the customer cannot be reached here (opted out, blocked the bot): see
+    # tickets/reachability.py.
+    opted_out_at: Mapped[datetime | None]
+    unreachable_reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
     customer: Mapped[Customer] = relationship(lazy="raise", back_populates="identities")
 

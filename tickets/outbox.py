@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tickets import audit
+from tickets import audit, reachability
 from tickets.contracts import Channel, DeliveryStatus, Direction, OutboundMessage, ThreadHints
 from tickets.errors import Conflict, Forbidden, NotFound
 from tickets.events import DeliveryStatusChanged, Event, OutboxQueued
@@ -129,6 +129,9 @@ async def lease_due(
                 thread=ThreadHints(in_reply_to=in_reply_to),
                 author=msg.author_name,
                 created_at=msg.created_at,
+                unreachable=await reachability.unreachable_reason(
+                    session, Channel(msg.channel), msg.recipient or ""
+                ),
             )
         )
     return out
