@@ -56,19 +56,14 @@ async def test_the_erp_panel_on_a_ticket_with_an_order_and_a_serial(
     await expect(answer.locator("tbody tr").filter(has_text="Guangzhou")).to_contain_text("12")
     SHOTS.mkdir(parents=True, exist_ok=True)
     await panel.screenshot(path=str(SHOTS / "erp-panel.png"))
+    await page.reload()  # a screenshot leaves Playwright's caret style behind: a fresh page
 
-    await page.goto(page.url)  # the panel's reserve form is on detected parts and models
+    # The customer names a part: the panel shows it live (ErpFindingsUpdated on the stream).
     await api.runtime.desk.ingest(
         inbound("+8613800138000", "需要更换压缩机 CP-KFR35-01", external_id="more-1")
     )
-
-    async def part_found() -> bool:
-        data = await api.get(f"/api/v1/erp/tickets/{result.number}")
-        return any(i["kind"] == "part" for i in data["items"])
-
-    await eventually(part_found)
-    await page.reload()
     part = page.locator('[data-panel="erp"] .erp-part[data-ref="CP-KFR35-01"]')
+    await expect(part).to_be_visible(timeout=10_000)
     await part.locator("select[name=warehouse]").select_option("Guangzhou")
     await part.locator("button", has_text="Reserve parts").click()
     await expect(page.locator(".timeline")).to_contain_text(
