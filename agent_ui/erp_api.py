@@ -11,7 +11,7 @@ the same reservation) and noted on the ticket's timeline for the team."""
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -29,9 +29,10 @@ from erp.port import (
     Reservation,
     ReservationLine,
     Unavailable,
+    Warranty,
 )
 from erp.service import ErpService
-from erp.views import provenance, reservation_json, unavailable_json
+from erp.views import provenance, reservation_json, unavailable_json, warranty_json
 from tickets import Event, StaffUser
 
 ERP = web.AppKey("erp", ErpService)
@@ -69,7 +70,9 @@ def unavailable_error(gone: Unavailable, policy_reset_s: float) -> web.Response:
     )
 
 
-async def _lookup(request: web.Request, kind: str, name: str, what: str) -> web.Response:
+async def _lookup(
+    request: web.Request, kind: str, name: str, what: str, *, on: date | None = None
+) -> web.Response:
     service = _service(request)
     ref = _ref(request, name, what)
     call = {"part": service.part, "order": service.order, "warranty": service.warranty}[kind]
@@ -81,7 +84,11 @@ async def _lookup(request: web.Request, kind: str, name: str, what: str) -> web.
         raise ApiError(404, "not_found", str(err)) from err
     if isinstance(answer, Unavailable):
         return unavailable_error(answer, service.erp.policy.breaker_reset_s)
-    return web.json_response({**service.as_json(answer.value), **provenance(answer)}, dumps=dumps)
+    value = answer.value
+    shown = (
+        warranty_json(value, on) if on and isinstance(value, Warranty) else service.as_json(value)
+    )
+    return web.json_response({**shown, **provenance(answer)}, dumps=dumps)
 
 
 async def get_part(request: web.Request) -> web.Response:
@@ -93,7 +100,15 @@ async def get_order(request: web.Request) -> web.Response:
 
 
 async def get_warranty(request: web.Request) -> web.Response:
-    return await _lookup(request, "warranty", "serial", "serial number")
+    """``?on=YYYY-MM-DD`` judges ``under_warranty`` for that day (default: today)."""
+    raw = request.query.get("on")
+    on = None
+    if raw is not None:
+        try:
+            on = date.fromisoformat(raw)
+        except ValueError as err:
+            raise ApiError(400, "invalid", "on must be a date (YYYY-MM-DD)") from err
+    return await _lookup(request, "warranty", "serial", "serial number", on=on)
 
 
 async def get_status(request: web.Request) -> web.Response:
@@ -121,6 +136,16 @@ async def get_ticket_findings(request: web.Request) -> web.Response:
     assert ticket_id is not None
     findings = await _service(request).findings(ticket_id, refresh=True)
     return web.json_response({"ticket": ticket["number"], **findings}, dumps=dumps)
+
+
+async def erp_section(request: web.Request, number: str) -> dict[str, Any] | None:
+    """The ticket's ``erp`` section for its JSON (the findings as stored: no ERP call)."""
+    service = request.app.get(ERP)
+    ticket_id = tickets.parse_number(number)
+    if service is None or ticket_id is None:
+        return None
+    found = await service.findings(ticket_id)
+    return {k: found[k] for k in ("source", "available", "items", "reservation")}
 
 
 def _lines(body: dict[str, Any]) -> list[ReservationLine]:
@@ -262,7 +287,11 @@ ERP_ROUTES: list[ApiRoute] = [
         "GET",
         "/api/v1/erp/warranty/{serial}",
         get_warranty,
-        op("Warranty and service contract of a serial number", response="ErpWarranty"),
+        op(
+            "Warranty and service contract of a serial number (under_warranty on a day)",
+            params=("on",),
+            response="ErpWarranty",
+        ),
     ),
     ApiRoute(
         "GET",

@@ -115,6 +115,17 @@ ERP_SCHEMAS: dict[str, Any] = {
             "on": {**STR, "description": "the day under_warranty was judged for"},
         },
     ),
+    "ErpSection": {
+        "type": "object",
+        "description": "what the ERP said about the orders, serials, parts and models in the "
+        "ticket's messages (as found; GET /api/v1/erp/tickets/{number} asks again)",
+        "properties": {
+            "source": STR,
+            "available": BOOL,
+            "items": {"type": "array", "items": {"type": "object"}},
+            "reservation": {"type": ["object", "null"]},
+        },
+    },
     "ErpFindings": {
         "type": "object",
         "required": ["ticket", "source", "available", "items"],

@@ -182,7 +182,10 @@ SCHEMAS: dict[str, Any] = {
             _ref("Ticket"),
             {
                 "type": "object",
-                "properties": {"messages": {"type": "array", "items": _ref("Message")}},
+                "properties": {
+                    "messages": {"type": "array", "items": _ref("Message")},
+                    "erp": {"anyOf": [_ref("ErpSection"), {"type": "null"}]},
+                },
             },
         ]
     },
@@ -360,6 +363,7 @@ ERRORS = {
     "503": "A dependency is busy; retry after the Retry-After seconds",
 }
 QUERY_SCHEMAS: dict[str, dict[str, Any]] = {
+    "on": {"type": "string", "format": "date", "description": "a day, YYYY-MM-DD"},
     "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
     "status": {"type": "string", "description": "comma-separated statuses"},
     "assignee": {"type": "string", "description": "an email, `me`, or `none`/empty"},

@@ -87,6 +87,9 @@ async def test_lookups_answer_in_the_documented_shapes(
     assert order["promised_date"]
     warranty = await api.get("/api/v1/erp/warranty/SN-WM-2023-0001")
     assert warranty["under_warranty"] is False and warranty["warranty_end"] == "2025-05-19"
+    old = await api.get("/api/v1/erp/warranty/SN-WM-2023-0001?on=2024-01-01")
+    assert old["under_warranty"] is True and old["on"] == "2024-01-01"
+    await api.get("/api/v1/erp/warranty/SN-WM-2023-0001?on=yesterday", status=400)
     warranty = await api.get("/api/v1/erp/warranty/SN-AC-2026-0042")
     assert warranty["under_warranty"] is True and warranty["model"] == "KFR-35GW/BpTYC1"
 
@@ -148,6 +151,8 @@ async def test_findings_are_attached_after_ingest(
     assert [i["kind"] for i in data["items"]] == ["order", "serial", "serial", "model"]
     assert data["available"] is True
     await api.get(f"/api/v1/erp/tickets/{number}", "agent1@example.com", status=404)
+    section = (await api.get(f"/api/v1/tickets/{number}"))["erp"]
+    assert section["source"] == "builtin" and len(section["items"]) == 4
 
 
 async def test_reservations_are_made_once_per_ticket_and_noted(
