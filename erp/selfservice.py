@@ -10,17 +10,19 @@ written by a staff user of its own (``auto-reply@switchboard.invalid``, no passw
 nobody can sign in as it), which the timeline shows as the automatic reply's author.
 
 After an automatic answer, a short thank-you from the customer ("谢谢", "thanks!") solves
-the ticket as self-served (tag ``self-served``); anything else goes on to an agent as
-usual (routing offered the ticket already)."""
+the ticket as self-served (tag ``self-served``), and so does silence: no word from anyone
+for ``SWITCHBOARD_ERP_SELF_SERVICE_QUIET_MINUTES`` (60; 0 turns it off). Anything else the
+customer writes goes on to an agent as usual (routing offered the ticket already)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import tickets
@@ -171,6 +173,7 @@ class SelfService:
                     session, bot, number, f"Suggested answer:\n{body}", now
                 )
             state.update(
+                replies=[*state.get("replies", []), written.message_id],
                 answered=[*state.get("answered", []), message_id],
                 mode=mode,
                 language=language,
@@ -178,6 +181,7 @@ class SelfService:
                 at=now.isoformat(),
             )
             row.data = {**row.data, "self_service": state}
+            row.updated_at = now
             return written.message_id, written.events
 
         return await self.desk.write(work)
@@ -205,7 +209,61 @@ class SelfService:
                 events = written.events
             state["outcome"] = "solved" if thanked else "agent"
             row.data = {**row.data, "self_service": state}
+            row.updated_at = now
             return state["outcome"], events
+
+        return await self.desk.write(work)
+
+    async def solve_quiet(self, quiet: timedelta, now: datetime, limit: int = 200) -> list[str]:
+        """Solves as self-served the tickets whose customer said nothing for ``quiet``
+        after an automatic answer (and nobody else wrote since); their numbers."""
+        cutoff = now - quiet
+        bot = await self.bot()
+
+        async def candidates(session: AsyncSession) -> list[int]:
+            rows = await session.execute(
+                select(ErpTicketFindings.ticket_id, ErpTicketFindings.data)
+                .where(ErpTicketFindings.updated_at <= cutoff)
+                .order_by(ErpTicketFindings.updated_at)
+                .limit(limit)
+            )
+            return [
+                ticket_id
+                for ticket_id, data in rows.all()
+                if (data.get("self_service") or {}).get("waiting_for_thanks")
+            ]
+
+        solved = []
+        for ticket_id in await self.desk.read(candidates):
+            number = tickets.format_number(ticket_id)
+            if await self._solve_quiet_one(ticket_id, number, bot):
+                solved.append(number)
+        return solved
+
+    async def _solve_quiet_one(self, ticket_id: int, number: str, bot: StaffUser) -> bool:
+        async def work(session: AsyncSession, now: datetime) -> tuple[bool, Any]:
+            row = await _findings(session, ticket_id, now)
+            state = dict(row.data.get("self_service") or {})
+            if not state.get("waiting_for_thanks"):
+                return False, ()
+            state["waiting_for_thanks"] = False
+            detail = await tickets.ticket_detail(session, bot, number)
+            written = [m for m in detail["messages"] if m["direction"] in ("in", "out")]
+            last_is_ours = bool(written) and written[-1]["id"] in state.get("replies", [])
+            events: tuple[Event, ...] = ()
+            if last_is_ours and detail["status"] in ("new", "open", "pending"):
+                tags = sorted({*detail.get("tags", []), SELF_SERVED_TAG})
+                events = (
+                    await tickets.update_ticket(
+                        session, bot, number, TicketChanges(status="solved", tags=tags), now
+                    )
+                ).events
+                state["outcome"] = "quiet"
+            else:
+                state["outcome"] = "agent"
+            row.data = {**row.data, "self_service": state}
+            row.updated_at = now
+            return state["outcome"] == "quiet", events
 
         return await self.desk.write(work)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,6 +65,7 @@ class ErpService:
         self.detector = detector or Detector.with_overrides()
         self.detection = detection
         self.self_service = self_service
+        self._running = False
 
     @property
     def source(self) -> str:
@@ -153,6 +154,25 @@ class ErpService:
         if isinstance(value, Reservation):
             return reservation_json(value)
         raise TypeError(type(value).__name__)
+
+    # -- the quiet sweep (self-service) ----------------------------------------------
+
+    async def run(self, quiet: timedelta | None, every_s: float = 60.0) -> None:
+        """Solves self-served tickets whose customer went quiet; runs in the workers."""
+        self._running = True
+        if self.self_service is None or not quiet:
+            return
+        while self._running:
+            try:
+                await self.self_service.solve_quiet(quiet, self.erp.clock())
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("the self-service quiet sweep failed; trying again later")
+            await asyncio.sleep(every_s)
+
+    def stop(self) -> None:
+        self._running = False
 
     # -- the background consumer -----------------------------------------------------
 

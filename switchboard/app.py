@@ -305,6 +305,9 @@ async def start_runtime(runtime: Runtime, *, workers: bool, timers: bool | None 
         runtime.tasks.append(asyncio.create_task(runtime.dispatcher.run(), name="outbox"))
         runtime.tasks.append(asyncio.create_task(runtime.routing.run(), name="routing"))
         runtime.tasks.append(asyncio.create_task(runtime.sla.run(), name="sla"))
+        if runtime.erp is not None:
+            quiet = timedelta(minutes=runtime.settings.erp_self_service_quiet_minutes)
+            runtime.tasks.append(asyncio.create_task(runtime.erp.run(quiet), name="erp"))
     log.info(
         "switchboard started: database=%s bus=%s workers=%s channels=%s",
         runtime.settings.backend,
@@ -320,6 +323,8 @@ async def stop_runtime(runtime: Runtime) -> None:
     runtime.sla.stop()
     runtime.dispatcher.stop()
     runtime.relay.stop()
+    if runtime.erp is not None:
+        runtime.erp.stop()
     for task in runtime.tasks:
         task.cancel()
     if runtime.tasks:

@@ -128,6 +128,7 @@ class Settings:
     erp_part_pattern: str | None = None
     erp_model_pattern: str | None = None
     erp_self_service: str | None = None
+    erp_self_service_quiet_minutes: float = 60.0
 
     # /metrics: a bearer token Prometheus sends, and/or a listener of its own (host:port);
     # see switchboard.metrics for what is served where.

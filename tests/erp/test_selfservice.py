@@ -4,6 +4,7 @@ and a thank-you solves the ticket as self-served; ``suggest`` leaves a note inst
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -12,7 +13,7 @@ import pytest
 from erp.selfservice import PolicyError, is_thanks, order_answer, parse_policy
 from tests.channels.chat import fresh_socket, next_frame, send_message
 from tests.conftest import Stack
-from tests.erp.apphelpers import start_erp_api
+from tests.erp.apphelpers import erp_of, start_erp_api
 from tests.helpers import eventually
 
 
@@ -109,3 +110,36 @@ def test_policy_and_thanks() -> None:
     }
     assert order_answer(order, "en").startswith("Hello! Order SO-1 was cancelled.")
     assert order_answer(order, "zh").startswith("您好！订单 SO-1 已取消。")
+
+
+async def test_a_customer_who_goes_quiet_is_self_served(
+    aiohttp_client: Any, stack: Stack, redis_prefix: str
+) -> None:
+    api = await start_erp_api(aiohttp_client, stack, redis_prefix, erp_self_service="Orders=auto")
+    ws = await fresh_socket(api)
+    quiet = await send_message(ws, "订单 SO-2292 到了吗", "c1")
+    await _answer(ws)
+    other = await fresh_socket(api)
+    talking = await send_message(other, "my order SO-2291?", "c1")
+    await _answer(other)
+    await send_message(other, "it is still not here", "c2")
+    service = erp_of(api).self_service
+    assert service is not None
+
+    async def settled() -> bool:
+        data = await api.get(f"/api/v1/erp/tickets/{talking['ticket']}")
+        return (
+            len(data["items"]) == 1
+            and len((await api.get(f"/api/v1/tickets/{talking['ticket']}"))["messages"]) == 3
+        )
+
+    await eventually(settled)
+    assert await service.solve_quiet(timedelta(minutes=60), datetime.now(UTC)) == []
+    later = datetime.now(UTC) + timedelta(hours=2)
+    assert await service.solve_quiet(timedelta(minutes=60), later) == [quiet["ticket"]]
+    data = await api.get(f"/api/v1/tickets/{quiet['ticket']}")
+    assert data["status"] == "solved" and "self-served" in data["tags"]
+    assert (await api.get(f"/api/v1/tickets/{talking['ticket']}"))["status"] != "solved"
+    assert await service.solve_quiet(timedelta(minutes=60), later) == [], "once"
+    await ws.close()
+    await other.close()
