@@ -9,7 +9,9 @@ library (closed → opened after ``threshold`` consecutive failures → half-ope
 exclusion list so an unknown part number or a validation error never counts as the ERP
 being down. We keep beside it only what the library does not know: since when the ERP
 has been failing and when it last answered well, so the agent reads "ERP unavailable since
-10:42" instead of an error, and a cached answer can be shown as stale.
+10:42" instead of an error, and a cached answer can be shown as stale. Breaker and cache
+live in each process (``serve`` and ``worker`` learn that the ERP is down on their own,
+within ``threshold`` calls), which keeps Redis out of the ERP path.
 """
 
 from __future__ import annotations
