@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -21,9 +22,10 @@ from agent_ui import DESK, api_routes, error_middleware
 from agent_ui.api import auth_middleware
 from agent_ui.attachments import BLOBS
 from agent_ui.context import ROUTING, SENDERS
+from agent_ui.erp_api import ERP
 from agent_ui.http import Handler
 from agent_ui.kb_panel import suggestions_panel
-from agent_ui.panels import PANELS, PanelRegistry
+from agent_ui.panels import PANELS, Panel, PanelRegistry
 from agent_ui.stream import (
     STREAM,
     FeedTap,
@@ -56,6 +58,9 @@ from channels.webchat import (
     Webchat,
     parse_networks,
 )
+from erp.panel import PANEL_TITLE as ERP_PANEL_TITLE
+from erp.panel import ErpPanel
+from erp.service import ErpService
 from routing.audit_trail import RoutingAudit
 from routing.engine import RoutingEngine
 from routing.redis_store import RedisStore
@@ -69,6 +74,7 @@ from switchboard.chatwait import wait_estimator
 from switchboard.clock import utc_now
 from switchboard.dispatcher import OutboxDispatcher
 from switchboard.email import make_email
+from switchboard.erp_setup import make_erp_service
 from switchboard.metrics import Metrics, check_access, start_listener
 from switchboard.ratelimit import RedisRateLimiter
 from switchboard.relay import EventRelay
@@ -109,6 +115,8 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     feed: LiveFeed | None = None
     email: EmailChannel | None = None
+    erp: ErpService | None = None
+    erp_http: aiohttp.ClientSession | None = None
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -243,6 +251,7 @@ async def build_runtime(
         )
         dispatcher = OutboxDispatcher(desk, senders, policy, metrics=metrics)
         relay = EventRelay(desk, published)
+        erp, erp_http = await make_erp_service(settings, desk, clock)
     except BaseException:
         await engine.dispose()
         raise
@@ -254,6 +263,7 @@ async def build_runtime(
     bus.consume("routing-audit", RoutingAudit(desk).on_event)
     bus.set_bury(dead_letter_store(desk))
     bus.subscribe(routing.events.on_config)
+    bus.consume("erp", erp.on_event)
     return Runtime(
         settings,
         engine,
@@ -269,6 +279,8 @@ async def build_runtime(
         redis,
         feed=feed,
         email=email,
+        erp=erp,
+        erp_http=erp_http,
     )
 
 
@@ -302,6 +314,9 @@ async def start_runtime(runtime: Runtime, *, workers: bool, timers: bool | None 
         runtime.tasks.append(asyncio.create_task(runtime.dispatcher.run(), name="outbox"))
         runtime.tasks.append(asyncio.create_task(runtime.routing.run(), name="routing"))
         runtime.tasks.append(asyncio.create_task(runtime.sla.run(), name="sla"))
+        if runtime.erp is not None:
+            quiet = timedelta(minutes=runtime.settings.erp_self_service_quiet_minutes)
+            runtime.tasks.append(asyncio.create_task(runtime.erp.run(quiet), name="erp"))
     if runtime.email is not None:
         await runtime.email.start(workers=workers)
     log.info(
@@ -319,6 +334,8 @@ async def stop_runtime(runtime: Runtime) -> None:
     runtime.sla.stop()
     runtime.dispatcher.stop()
     runtime.relay.stop()
+    if runtime.erp is not None:
+        runtime.erp.stop()
     for task in runtime.tasks:
         task.cancel()
     if runtime.tasks:
@@ -331,6 +348,8 @@ async def stop_runtime(runtime: Runtime) -> None:
     await runtime.webchat.hub.close_all()
     await runtime.bus.stop()
     await runtime.desk.close()
+    if runtime.erp_http is not None:
+        await runtime.erp_http.close()
     if runtime.redis is not None:
         await runtime.redis.aclose()
     await runtime.engine.dispose()
@@ -445,7 +464,14 @@ def create_app(
         app[DESK] = runtime.desk
         app[ROUTING] = runtime.routing
         app[SENDERS] = runtime.senders
+        assert runtime.erp is not None
+        app[ERP] = runtime.erp
         app[WEB_CONFIG] = await make_web_config(runtime, redis_prefix)
+        app[PANELS].add_panel(
+            Panel(
+                "erp", ERP_PANEL_TITLE, ErpPanel(runtime.erp, app[WEB_CONFIG].time_zone).render, 50
+            )
+        )
         if runtime.webchat.blobs is not None:
             app[BLOBS] = runtime.webchat.blobs
         metrics_holder.append(runtime.metrics)

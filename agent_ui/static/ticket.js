@@ -50,6 +50,8 @@ function liveRefreshes(number, customerId) {
       if (String(d.kept_id) === customerId || String(d.merged_id) === customerId) changed();
     });
   }
+  const side = later(() => fire("ticket-side"), 150);
+  document.body.addEventListener("sb-ErpFindingsUpdated", (ev) => { if (mine(ev)) side(); });
   document.body.addEventListener("sb-reload", () => { timeline(); changed(); });
 }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from alembic import context
 
 import channels.email.models  # noqa: F401  (registers the email tables)
+import erp.models  # noqa: F401  (registers the ERP tables)
 import knowledge.models  # noqa: F401  (registers the knowledge tables)
 import routing.models  # noqa: F401  (registers the routing tables)
 from tickets import Base, is_internal

@@ -13,6 +13,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
 import channels.email.models  # noqa: F401
+import erp.models  # noqa: F401
 import knowledge.models  # noqa: F401
 import routing.models  # noqa: F401
 from switchboard import db
