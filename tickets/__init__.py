@@ -104,8 +104,10 @@ from tickets.outbox import (
     mark_failed,
     mark_sent,
     record_delivery,
+    record_provider_status,
     retry_message,
 )
+from tickets.reachability import mark_reachable, mark_unreachable, unreachable_reason
 from tickets.reports import (
     HourlyVolume,
     ResponseBucket,
@@ -298,8 +300,10 @@ __all__ = [
     "list_view",
     "mark_events_relayed",
     "mark_failed",
+    "mark_reachable",
     "mark_seen",
     "mark_sent",
+    "mark_unreachable",
     "may_change",
     "may_see",
     "merge_customers",
@@ -323,6 +327,7 @@ __all__ = [
     "record_audit",
     "record_delivery",
     "record_events",
+    "record_provider_status",
     "register_event",
     "reply",
     "retry_dead_letter",
@@ -344,6 +349,7 @@ __all__ = [
     "ticket_facts",
     "touch_session",
     "unmerge_customers",
+    "unreachable_reason",
     "update_ticket",
     "user_id_by_email",
     "view_counts",
