@@ -272,13 +272,17 @@ async def record_provider_status(
     *,
     message_id: int | None = None,
     external_id: str | None = None,
+    attempt: str | None = None,
 ) -> list[Event]:
     """A provider's status callback for an outbound message, found by our id (the
     callback URL carries it, so a receipt that beats the sender's own ``mark_sent`` is
     still matched) or else by the provider's id. Callbacks arrive late and out of order,
     so a status only moves forward: queued < sent < failed < delivered. A delivered
     message never moves back; a second failure refreshes the error. The provider's id is
-    kept when the message has none yet. Returns no events when nothing changed."""
+    kept when the message has none yet. ``attempt`` (the outbox entry's idempotency key the
+    send carried) ties the callback to one send: after an agent's Retry makes a new send,
+    a late report about the earlier one changes nothing. Returns no events when nothing
+    changed."""
     if message_id is None and external_id is None:
         return []
     where: list[ColumnElement[bool]] = [
@@ -288,6 +292,12 @@ async def record_provider_status(
     where.append(
         Message.id == message_id if message_id is not None else Message.external_id == external_id
     )
+    if attempt is not None:
+        where.append(
+            Message.id.in_(
+                select(OutboxEntry.message_id).where(OutboxEntry.idempotency_key == attempt)
+            )
+        )
     if message_id is not None and external_id:
         await session.execute(
             update(Message)

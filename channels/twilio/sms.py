@@ -18,8 +18,9 @@ sender.
   STOP cannot undo a newer START. Twilio's YES keyword is not taken: a customer
   answering an agent's question with "yes" must not change anything.
 - Outbound: ``messages.create_async`` with ``StatusCallback`` set to
-  ``/webhooks/twilio/status?m=<message id>`` (our id, so a receipt that arrives before
-  the send's own result is recorded is still matched). 429 and 5xx retry with the
+  ``/webhooks/twilio/status?m=<message id>&k=<the send's idempotency key>`` (our id, so a
+  receipt that arrives before the send's own result is recorded is still matched; the
+  key, so a late receipt of an earlier send never marks a retried one). 429 and 5xx retry with the
   outbox's backoff; other 4xx fail the message with Twilio's code explained; 21610
   (unsubscribed recipient) also marks the number opted out.
 - ``POST /webhooks/twilio/status`` (signed too) records queued / sent / delivered /
@@ -143,7 +144,9 @@ class TwilioSmsSender:
             sent = await self.api.send_sms(
                 message.recipient,
                 message.text,
-                status_callback=f"{self.status_url}?m={message.message_id}",
+                status_callback=(
+                    f"{self.status_url}?m={message.message_id}&k={message.idempotency_key}"
+                ),
             )
         except ProviderError as err:
             reason = explain(err.code, str(err))
@@ -257,7 +260,13 @@ class TwilioSms:
 
         async def work(session: AsyncSession, now: datetime) -> tuple[None, list[Event]]:
             return None, await tickets.record_provider_status(
-                session, Channel.SMS, status, error, message_id=message_id, external_id=sid
+                session,
+                Channel.SMS,
+                status,
+                error,
+                message_id=message_id,
+                external_id=sid,
+                attempt=request.query.get("k") or None,
             )
 
         try:

@@ -44,11 +44,16 @@ async def outbound(api: Api, message_id: int, *states: str) -> Message:
 
 
 async def status_callback(
-    api: Api, message_id: int | None, status: str, message_sid: str, **extra: str
+    api: Api, callback: str | int | None, status: str, message_sid: str, **extra: str
 ) -> int:
+    """Posts a signed status callback to ``callback`` (the URL the send gave Twilio, or
+    our message id, or None for a callback that names only the MessageSid)."""
     params = fixture("status__delivered", MessageStatus=status, SmsStatus=status)
     params.update(MessageSid=message_sid, SmsSid=message_sid, **extra)
-    path = "/webhooks/twilio/status" + (f"?m={message_id}" if message_id is not None else "")
+    if isinstance(callback, str):
+        path = callback.removeprefix(PUBLIC_URL)
+    else:
+        path = "/webhooks/twilio/status" + (f"?m={callback}" if callback is not None else "")
     response = await post_signed(api, path, params)
     return response.status
 
@@ -62,16 +67,19 @@ async def test_a_reply_reaches_twilio_and_the_receipt_marks_it_delivered(
     [created] = fake.messages
     assert created["To"] == CUSTOMER and created["From"] == NUMBER
     assert created["Body"] == "师傅明天上午上门"
-    assert created["StatusCallback"] == f"{PUBLIC_URL}/webhooks/twilio/status?m={sent['id']}"
+    assert created["StatusCallback"].startswith(
+        f"{PUBLIC_URL}/webhooks/twilio/status?m={sent['id']}&k="
+    )
     assert msg.external_id == created["Sid"]
 
-    assert await status_callback(api, sent["id"], "sent", created["Sid"]) == 200
-    assert await status_callback(api, sent["id"], "delivered", created["Sid"]) == 200
+    callback = created["StatusCallback"]
+    assert await status_callback(api, callback, "sent", created["Sid"]) == 200
+    assert await status_callback(api, callback, "delivered", created["Sid"]) == 200
     detail = await api.get(f"/api/v1/tickets/{number}")
     assert detail["messages"][-1]["delivery_status"] == "delivered"
     # Late and out of order: nothing moves a delivered message back.
     for late in ("queued", "sent", "undelivered", "failed"):
-        code = await status_callback(api, sent["id"], late, created["Sid"], ErrorCode="30003")
+        code = await status_callback(api, callback, late, created["Sid"], ErrorCode="30003")
         assert code == 200
     msg = await outbound(api, sent["id"], "delivered")
     assert msg.delivery_error is None
@@ -217,3 +225,42 @@ async def test_a_queued_reply_to_a_number_that_then_opts_out_is_not_sent(
     await api.runtime.dispatcher.run_once()
     msg = await outbound(api, sent["id"], "failed")
     assert "opted out" in (msg.delivery_error or "") and fake.messages == []
+
+
+async def test_a_late_receipt_of_an_earlier_send_never_marks_the_retried_one(
+    api: Api, fake: FakeTwilio
+) -> None:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    import tickets
+    from tickets import staff
+
+    number = await conversation(api)
+    sent = await reply(api, number)
+    await outbound(api, sent["id"], "sent")
+    first = fake.messages[0]
+    code = await status_callback(api, first["StatusCallback"], "undelivered", first["Sid"])
+    assert code == 200
+    await outbound(api, sent["id"], "failed")
+
+    async def retry(session: AsyncSession, now: Any) -> tuple[None, Any]:
+        user_id = await staff.user_id_by_email(session, "supervisor@example.com")
+        who = await staff.load_staff(session, user_id)
+        assert who is not None
+        written = await tickets.retry_message(session, who, number, sent["id"], now)
+        return None, written.events
+
+    await api.runtime.desk.write(retry)
+    await eventually(lambda: _sends(fake, 2), timeout=10.0)
+    second = fake.messages[1]
+    assert second["StatusCallback"] != first["StatusCallback"]
+    await outbound(api, sent["id"], "sent")
+    # Twilio reports the first send once more, late: the retried send is not touched.
+    assert await status_callback(api, first["StatusCallback"], "failed", first["Sid"]) == 200
+    assert (await outbound(api, sent["id"], "sent")).delivery_error is None
+    assert await status_callback(api, second["StatusCallback"], "delivered", second["Sid"]) == 200
+    await outbound(api, sent["id"], "delivered")
+
+
+async def _sends(fake: FakeTwilio, count: int) -> bool:
+    return len(fake.messages) >= count
