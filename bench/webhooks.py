@@ -6,7 +6,7 @@ same run, a bare aiohttp handler doing one INSERT per request (asyncpg, no signa
 no ingest) on the same database is the reference.
 
     python bench/webhooks.py [--requests 20000] [--identities 2000] [--concurrency 32]
-                             [--redis]
+                             [--redis] [--no-workers]
 
 The server is a child process (``--serve``) running the real app (``create_app``, its
 workers included, as ``switchboard serve`` does) with Twilio configured; the load comes
@@ -94,6 +94,7 @@ async def serve(args: argparse.Namespace) -> None:
             "twilio_api_base": "http://127.0.0.1:9",
             "blob_dir": args.blob_dir,
             "log_level": "WARNING",
+            "run_workers": not args.no_workers,
         }
     )
     app = create_app(settings, redis_prefix=args.prefix)
@@ -221,6 +222,7 @@ async def child(
         blobs,
         "--prefix",
         f"sbbench:{uuid.uuid4().hex[:8]}",
+        *(["--no-workers"] if args.no_workers else []),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=log,
@@ -303,6 +305,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "backend": "postgresql",
         "bus": "redis" if args.redis else "in-process",
+        "workers_in_server": not args.no_workers,
         "requests": args.requests,
         "identities": args.identities,
         "concurrency": args.concurrency,
@@ -324,6 +327,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--identities", type=int, default=2_000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--redis", action="store_true", help="Redis bus (else in-process)")
+    parser.add_argument(
+        "--no-workers",
+        action="store_true",
+        help="the server only answers HTTP (serve --no-workers); routing, SLA and the relay "
+        "would run in a separate `switchboard worker`",
+    )
     parser.add_argument("--profile", help="write a cProfile of the Switchboard server here")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--reference", action="store_true", help=argparse.SUPPRESS)
