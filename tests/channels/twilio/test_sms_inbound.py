@@ -218,3 +218,31 @@ def test_opt_keywords(
     body: str, opt_out_type: str | None, expected: tuple[str, str] | None
 ) -> None:
     assert opt_keyword(body, opt_out_type) == expected
+
+
+async def test_an_mms_without_text_is_stored_with_its_picture(api: Api, fake: FakeTwilio) -> None:
+    url = fake.add_media(PNG, "image/png")
+    params = fixture(
+        "sms__text", Body="", NumMedia="1", MediaUrl0=url, MediaContentType0="image/png"
+    )
+    await sms_in(api, params)
+    [msg] = await stored_messages(api)
+    [picture] = await stored_attachments(api)
+    assert msg.text == "" and picture.message_id == msg.id and picture.content_type == "image/png"
+    [ticket] = await stored_tickets(api)
+    assert ticket.subject
+
+
+async def test_media_outside_twilio_is_never_fetched_with_our_credentials() -> None:
+    from channels.twilio.sdk import TwilioApi, TwilioConfig
+    from channels.twilio.sms import TwilioSms
+
+    config = TwilioConfig("AC1", "token", "+15005550006", "https://desk.example.com")
+    sms = TwilioSms(desk=None, api=TwilioApi(config), blobs=None)  # type: ignore[arg-type]
+    assert sms._trusted("https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1")
+    assert sms._trusted("https://media.twiliocdn.twilio.com/x")
+    assert not sms._trusted("https://evil.example.com/api.twilio.com/x")
+    assert not sms._trusted("http://api.twilio.com/x")
+    assert not sms._trusted("https://api.twilio.com.evil.example.com/x")
+    note = await sms._one(0, "https://evil.example.com/x")
+    assert note == "[attachment 1 not fetched: not a Twilio URL]"
