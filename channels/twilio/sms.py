@@ -36,11 +36,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import string
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -163,14 +162,6 @@ class TwilioSmsSender:
             return None, []
 
         await self.desk.write(work)
-
-
-class Refused(Exception):
-    """A webhook request that is answered with ``status`` and never retried usefully."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
 
 
 @dataclass
@@ -328,7 +319,11 @@ EXTENSIONS = {
 }
 
 
-def _reachability(address: str, kind: str, word: str) -> Any:
+def _reachability(
+    address: str, kind: str, word: str
+) -> Callable[[AsyncSession, IngestResult, datetime], Awaitable[None]]:
+    """The opt-out (or opt-in) that commits with the keyword message itself."""
+
     async def then(session: AsyncSession, result: IngestResult, now: datetime) -> None:
         if kind == "out":
             await tickets.mark_unreachable(
