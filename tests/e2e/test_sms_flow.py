@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+pytest.importorskip("playwright.async_api", reason="pip install -e '.[test]' brings Playwright")
+
 from playwright.async_api import Browser, expect
 
 from switchboard.app import create_app
