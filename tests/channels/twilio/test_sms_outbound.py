@@ -264,3 +264,17 @@ async def test_a_late_receipt_of_an_earlier_send_never_marks_the_retried_one(
 
 async def _sends(fake: FakeTwilio, count: int) -> bool:
     return len(fake.messages) >= count
+
+
+async def test_twenty_concurrent_deliveries_of_one_stop_store_it_once(api: Api) -> None:
+    import asyncio
+
+    number = await conversation(api)
+    stop = fixture("sms__text", Body="退订", MessageSid=sid())
+    responses = await asyncio.gather(
+        *(post_signed(api, "/webhooks/twilio/sms", stop) for _ in range(20))
+    )
+    assert [r.status for r in responses] == [200] * 20
+    texts = [m.text for m in await stored_messages(api)]
+    assert texts.count("退订") == 1
+    await reply(api, number, status=400)
