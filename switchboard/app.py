@@ -22,6 +22,7 @@ from agent_ui.api import auth_middleware
 from agent_ui.attachments import BLOBS
 from agent_ui.context import ROUTING, SENDERS
 from agent_ui.http import Handler
+from agent_ui.kb_panel import suggestions_panel
 from agent_ui.panels import PANELS, PanelRegistry
 from agent_ui.stream import (
     STREAM,
@@ -44,6 +45,8 @@ from agent_ui.web import (
     setup_web,
 )
 from channels import SenderRegistry
+from channels.email.channel import EmailChannel
+from channels.email.timeline import render_email
 from channels.twilio.sdk import TwilioApi, TwilioConfig
 from channels.twilio.sms import SMS, TwilioSms, sms_routes
 from channels.webchat import (
@@ -67,6 +70,7 @@ from switchboard.charsets import install_cjk_aliases
 from switchboard.chatwait import wait_estimator
 from switchboard.clock import utc_now
 from switchboard.dispatcher import OutboxDispatcher
+from switchboard.email import make_email
 from switchboard.metrics import Metrics, check_access, start_listener
 from switchboard.ratelimit import RedisRateLimiter
 from switchboard.relay import EventRelay
@@ -107,6 +111,7 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     feed: LiveFeed | None = None
     twilio_sms: TwilioSms | None = None
+    email: EmailChannel | None = None
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -230,6 +235,9 @@ async def build_runtime(
         webchat.wait_estimator = wait_estimator(routing, settings.webchat_minutes_per_chat)
         senders = SenderRegistry()
         senders.register(webchat.sender)
+        email = make_email(settings, desk, blob_store(settings))
+        if email is not None and email.sender is not None:
+            senders.register(email.sender)
         policy = RetryPolicy(
             base_s=settings.outbox_base_delay_s,
             max_attempts=settings.outbox_max_attempts,
@@ -268,6 +276,7 @@ async def build_runtime(
         redis,
         feed=feed,
         twilio_sms=twilio_sms,
+        email=email,
     )
 
 
@@ -325,6 +334,8 @@ async def start_runtime(runtime: Runtime, *, workers: bool, timers: bool | None 
         runtime.tasks.append(asyncio.create_task(runtime.dispatcher.run(), name="outbox"))
         runtime.tasks.append(asyncio.create_task(runtime.routing.run(), name="routing"))
         runtime.tasks.append(asyncio.create_task(runtime.sla.run(), name="sla"))
+    if runtime.email is not None:
+        await runtime.email.start(workers=workers)
     log.info(
         "switchboard started: database=%s bus=%s workers=%s channels=%s",
         runtime.settings.backend,
@@ -347,6 +358,8 @@ async def stop_runtime(runtime: Runtime) -> None:
         for task in lingering:
             log.warning("task %s did not stop in time", task.get_name())
     runtime.tasks.clear()
+    if runtime.email is not None:
+        await runtime.email.stop()
     await runtime.webchat.hub.close_all()
     if runtime.twilio_sms is not None:
         await runtime.twilio_sms.close()
@@ -457,6 +470,8 @@ def create_app(
     )
     app[SETTINGS] = settings
     app[PANELS] = PanelRegistry()
+    app[PANELS].add_panel(suggestions_panel(app))
+    app[PANELS].add_timeline("email", render_email)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         runtime = await build_runtime(settings, clock=clock, redis_prefix=redis_prefix)
