@@ -49,6 +49,8 @@ from agent_ui.web import (
 from channels import SenderRegistry
 from channels.email.channel import EmailChannel
 from channels.email.timeline import render_email
+from channels.twilio.sdk import TwilioApi, TwilioConfig
+from channels.twilio.sms import SMS, TwilioSms, sms_routes
 from channels.webchat import (
     ChatLimits,
     ClientPolicy,
@@ -114,6 +116,7 @@ class Runtime:
     redis: RedisClient | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     feed: LiveFeed | None = None
+    twilio_sms: TwilioSms | None = None
     email: EmailChannel | None = None
     erp: ErpService | None = None
     erp_http: aiohttp.ClientSession | None = None
@@ -249,6 +252,10 @@ async def build_runtime(
             lease_s=settings.outbox_lease_s,
             send_timeout_s=settings.outbox_send_timeout_s,
         )
+        # Twilio SMS: its sender is registered wherever the outbox runs (serve, worker).
+        twilio_sms = make_twilio_sms(settings, desk)
+        if twilio_sms is not None:
+            senders.register(twilio_sms.sender)
         dispatcher = OutboxDispatcher(desk, senders, policy, metrics=metrics)
         relay = EventRelay(desk, published)
         erp, erp_http = await make_erp_service(settings, desk, clock)
@@ -278,10 +285,35 @@ async def build_runtime(
         relay,
         redis,
         feed=feed,
+        twilio_sms=twilio_sms,
         email=email,
         erp=erp,
         erp_http=erp_http,
     )
+
+
+def twilio_config(settings: Settings) -> TwilioConfig | None:
+    """The Twilio account, when the settings name all of it; else None."""
+    sid, token, number = (
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        settings.twilio_number,
+    )
+    if not (sid and token and number and settings.public_url):
+        return None
+    return TwilioConfig(sid, token, number, settings.public_url, settings.twilio_api_base)
+
+
+def make_twilio_sms(settings: Settings, desk: Desk) -> TwilioSms | None:
+    config = twilio_config(settings)
+    if config is None:
+        if settings.twilio_account_sid or settings.twilio_auth_token or settings.twilio_number:
+            log.warning(
+                "Twilio SMS disabled: set SWITCHBOARD_TWILIO_ACCOUNT_SID, _TWILIO_AUTH_TOKEN, "
+                "_TWILIO_NUMBER and SWITCHBOARD_PUBLIC_URL (Twilio signs against it)"
+            )
+        return None
+    return TwilioSms(desk, TwilioApi(config), blob_store(settings), settings.attachment_max_bytes)
 
 
 def dead_letter_store(desk: Desk) -> Bury:
@@ -346,6 +378,8 @@ async def stop_runtime(runtime: Runtime) -> None:
     if runtime.email is not None:
         await runtime.email.stop()
     await runtime.webchat.hub.close_all()
+    if runtime.twilio_sms is not None:
+        await runtime.twilio_sms.close()
     await runtime.bus.stop()
     await runtime.desk.close()
     if runtime.erp_http is not None:
@@ -474,6 +508,8 @@ def create_app(
         )
         if runtime.webchat.blobs is not None:
             app[BLOBS] = runtime.webchat.blobs
+        if runtime.twilio_sms is not None:
+            app[SMS] = runtime.twilio_sms
         metrics_holder.append(runtime.metrics)
         assert runtime.feed is not None
         stream = make_stream(
@@ -521,6 +557,10 @@ def create_app(
     app.router.add_route("GET", "/chat/chat.css", _lazy(lambda a: a[RUNTIME].webchat.stylesheet))
     app.router.add_route("POST", "/chat/upload", _lazy(lambda a: a[RUNTIME].webchat.upload))
     app.router.add_route("GET", "/chat/files/{id}", _lazy(lambda a: a[RUNTIME].webchat.file))
+
+    # Twilio SMS webhooks (channels/twilio/sms.py), when the Twilio settings are complete.
+    if twilio_config(settings) is not None:
+        sms_routes(app)
     return app
 
 
