@@ -22,7 +22,7 @@ from agent_ui.api import auth_middleware
 from agent_ui.attachments import BLOBS
 from agent_ui.context import ROUTING, SENDERS
 from agent_ui.http import Handler
-from agent_ui.panels import PANELS, PanelRegistry
+from agent_ui.panels import PANELS, Panel, PanelRegistry
 from agent_ui.stream import (
     STREAM,
     FeedTap,
@@ -43,7 +43,15 @@ from agent_ui.web import (
     session_middleware,
     setup_web,
 )
+from agent_ui.web.config import page_user
+from agent_ui.web.i18n import gettext_
 from channels import SenderRegistry
+from channels.base import DeliveryError
+from channels.twilio.sdk import TwilioApi, TwilioConfig
+from channels.twilio.voice import WEBHOOKS as VOICE_WEBHOOKS
+from channels.twilio.voice import Voice, VoiceOptions, parse_queue_waits
+from channels.twilio.voice_ui import PANEL_TITLE as VOICE_PANEL_TITLE
+from channels.twilio.voice_ui import VoiceUi, callback_placed
 from channels.webchat import (
     ChatLimits,
     ClientPolicy,
@@ -70,8 +78,10 @@ from switchboard.ratelimit import RedisRateLimiter
 from switchboard.relay import EventRelay
 from switchboard.settings import Settings, SettingsError
 from tickets import (
+    Channel,
     Desk,
     Event,
+    Invalid,
     RetryPolicy,
     SlaClocks,
     SystemValue,
@@ -444,6 +454,7 @@ def create_app(
             grace_s=settings.presence_grace_s,
             public_url=settings.public_url,
         )
+        await voice_attach(app, runtime)  # Twilio voice: before the bus starts
         stream.add_authenticator(session_authenticator(runtime.desk))
         app[STREAM] = stream
         runtime.bus.subscribe(stream.on_event)
@@ -480,7 +491,100 @@ def create_app(
     app.router.add_route("GET", "/chat/chat.css", _lazy(lambda a: a[RUNTIME].webchat.stylesheet))
     app.router.add_route("POST", "/chat/upload", _lazy(lambda a: a[RUNTIME].webchat.upload))
     app.router.add_route("GET", "/chat/files/{id}", _lazy(lambda a: a[RUNTIME].webchat.file))
+    voice_routes(app, settings)
     return app
+
+
+# --- Twilio voice (channels/twilio/voice.py) ------------------------------------------
+# The IVR webhooks, the bus consumer that bridges a queued caller to the agent who took
+# the ticket, the call card and "Phone" panel on the ticket page, and the call-back
+# button's route. Off (one log line) without Twilio credentials and a public URL.
+
+VOICE = web.AppKey("voice", Voice)
+
+
+def voice_config(settings: Settings) -> TwilioConfig | None:
+    if not (
+        settings.twilio_account_sid
+        and settings.twilio_auth_token
+        and settings.twilio_number
+        and settings.public_url
+    ):
+        return None
+    return TwilioConfig(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        settings.twilio_number,
+        settings.public_url,
+        settings.twilio_api_base,
+    )
+
+
+def voice_routes(app: web.Application, settings: Settings) -> None:
+    """The voice webhooks and the call-back button (the handlers live on ``app[VOICE]``,
+    made at start-up by ``voice_attach``)."""
+    if voice_config(settings) is None:
+        log.info(
+            "twilio voice disabled: set SWITCHBOARD_TWILIO_ACCOUNT_SID, _TWILIO_AUTH_TOKEN, "
+            "_TWILIO_NUMBER and SWITCHBOARD_PUBLIC_URL to take phone calls"
+        )
+        return
+    for path in VOICE_WEBHOOKS:
+        app.router.add_route("POST", path, _lazy(_voice_handler(path)))
+    app.router.add_route("POST", "/agent/tickets/{number}/voice/call-back", _voice_call_back)
+
+    async def close_api(app: web.Application) -> AsyncIterator[None]:
+        yield
+        if VOICE in app:
+            await app[VOICE].api.close()
+
+    app.cleanup_ctx.append(close_api)
+
+
+async def voice_attach(app: web.Application, runtime: Runtime) -> None:
+    config = voice_config(runtime.settings)
+    if config is None:
+        return
+    settings = runtime.settings
+    api = TwilioApi(config)
+    await api.start()
+    options = VoiceOptions(
+        max_wait_s=settings.voice_max_wait_s,
+        queue_max_wait_s=parse_queue_waits(settings.voice_queue_max_wait),
+        hold_music_url=settings.voice_hold_music_url,
+        ring_timeout_s=settings.voice_ring_timeout_s,
+        max_recording_s=settings.voice_max_recording_s,
+        max_recording_bytes=settings.attachment_max_bytes,
+    )
+    voice = Voice(runtime.desk, api, blob_store(settings), options)
+    app[VOICE] = voice
+    runtime.bus.consume("voice", voice.on_event)
+    ui = VoiceUi(runtime.desk)
+    app[PANELS].add_timeline(Channel.VOICE.value, ui.timeline)
+    app[PANELS].add_panel(Panel("voice.phone", VOICE_PANEL_TITLE, ui.panel, order=20))
+
+
+def _voice_handler(path: str) -> Callable[[web.Application], Handler]:
+    def pick(app: web.Application) -> Handler:
+        return app[VOICE].handler(path)
+
+    return pick
+
+
+async def _voice_call_back(request: web.Request) -> web.Response:
+    staff = page_user(request)
+    try:
+        placed = await request.app[VOICE].call_back(staff, request.match_info["number"])
+    except Invalid as err:
+        return web.Response(status=400, text=str(err))
+    except DeliveryError as err:
+        log.warning("call-back failed: %s", err)
+        return web.Response(status=502, text=gettext_("The call could not be placed."))
+    return web.Response(
+        text=str(callback_placed(gettext_, placed["to"])),
+        content_type="text/html",
+        headers={"HX-Trigger": "ticket-timeline"},
+    )
 
 
 def _lazy(pick: Callable[[web.Application], Handler]) -> Handler:

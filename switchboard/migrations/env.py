@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import channels.twilio.voice_models  # noqa: F401  (registers the voice tables)
 import routing.models  # noqa: F401  (registers the routing tables)
 from tickets import Base
 
