@@ -51,7 +51,7 @@ from channels.twilio.sdk import TwilioApi, TwilioConfig
 from channels.twilio.voice import WEBHOOKS as VOICE_WEBHOOKS
 from channels.twilio.voice import Voice, VoiceOptions, parse_queue_waits
 from channels.twilio.voice_ui import PANEL_TITLE as VOICE_PANEL_TITLE
-from channels.twilio.voice_ui import VoiceUi, callback_placed
+from channels.twilio.voice_ui import VoiceUi, callback_failed, callback_placed
 from channels.webchat import (
     ChatLimits,
     ClientPolicy,
@@ -579,7 +579,7 @@ async def _voice_call_back(request: web.Request) -> web.Response:
         return web.Response(status=400, text=str(err))
     except DeliveryError as err:
         log.warning("call-back failed: %s", err)
-        return web.Response(status=502, text=gettext_("The call could not be placed."))
+        return web.Response(status=502, text=callback_failed(gettext_))
     return web.Response(
         text=str(callback_placed(gettext_, placed["to"])),
         content_type="text/html",

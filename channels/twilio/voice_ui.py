@@ -73,6 +73,10 @@ def callback_placed(gettext: Callable[[str], str], to: str) -> Markup:
     )
 
 
+def callback_failed(gettext: Callable[[str], str]) -> str:
+    return gettext("The call could not be placed.")
+
+
 class VoiceUi:
     def __init__(self, desk: Desk) -> None:
         self.desk = desk
