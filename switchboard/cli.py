@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import tickets
 from routing.models import QueueRouting
-from switchboard import cli_events, db, logs
+from switchboard import cli_events, cli_voice, db, logs
 from switchboard.app import (
     MigrationsPending,
     build_runtime,
@@ -394,12 +394,19 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("email")
     common(q)
     q.set_defaults(run=cmd_session_end_all)
+    cli_voice.add_parser(sub, common)
     return parser
 
 
 def _explain(err: BaseException) -> str | None:
     if isinstance(
-        err, CliError | SettingsError | MigrationsPending | TicketError | cli_events.EventsError
+        err,
+        CliError
+        | SettingsError
+        | MigrationsPending
+        | TicketError
+        | cli_events.EventsError
+        | cli_voice.VoiceCliError,
     ):
         return str(err)
     if (isinstance(err, OperationalError | ProgrammingError) and "no such table" in str(err)) or (

@@ -110,6 +110,7 @@ async def set_agent_phone(session: AsyncSession, user_id: int, phone: str | None
     if phone is None:
         if row is not None:
             await session.delete(row)
+            await session.flush()
         return
     if row is None:
         session.add(VoiceAgentPhone(user_id=user_id, phone=phone))
