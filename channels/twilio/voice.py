@@ -100,6 +100,10 @@ log = logging.getLogger(__name__)
 BASE = "/webhooks/twilio/voice"
 VOICEMAIL_TEXT = Prompt("语音留言（{seconds} 秒）", "Voicemail ({seconds} s)")
 TRANSCRIPT_TEXT = Prompt("语音留言转写：{text}", "Voicemail transcript: {text}")
+# What Twilio puts in From for a withheld caller ID: no number to call back.
+ANONYMOUS = frozenset(
+    {"", "anonymous", "restricted", "unknown", "private", "+266696687", "+86282452253", "+8656696"}
+)
 CALLBACK_NOTE = Prompt("{agent} 回拨客户 {to}", "Call-back to {to} by {agent}")
 
 
@@ -342,6 +346,9 @@ class Voice:
     ) -> int | None:
         """The call as a message of the caller's ticket (made or threaded by ingest)."""
         sid = form.get("CallSid", "")
+        if form.get("From", "").strip().lower() in ANONYMOUS:
+            log.info("a call from a withheld number cannot become a ticket")
+            return None
         message = InboundMessage(
             channel=Channel.VOICE,
             external_id=sid,
@@ -406,7 +413,7 @@ class Voice:
             return _twiml(await self._bridge_twiml(sid, language, assignee))
         self._say(response, CONNECTING, language)
         response.enqueue(
-            queue or "Switchboard",
+            (queue or "Switchboard")[:64],
             wait_url=self.url("/wait", lang=language),
             wait_url_method="POST",
             action=self.url("/queue-done", lang=language),

@@ -282,3 +282,51 @@ async def test_call_back_is_for_phone_tickets_the_agent_may_see(phone: Any) -> N
     )
     assert response.status == 404
     assert phone.fake.created == []
+
+
+async def test_a_withheld_number_is_told_and_no_ticket_is_made(phone: Any) -> None:
+    params = call_params("CA207", From="+266696687", Caller="+266696687")
+    await phone.post("/webhooks/twilio/voice", params)
+    root = await phone.twiml("/webhooks/twilio/voice/menu?lang=en", {**params, "Digits": "2"})
+    assert "hidden number" in texts(root, "Say")[0] and root.find("Hangup") is not None
+    assert (await phone.call("CA207")).ticket_id is None
+
+
+async def test_a_caller_of_an_assigned_ticket_is_bridged_at_once(phone: Any) -> None:
+    await _queued(phone, "CA208")
+    number = tickets.format_number((await phone.call("CA208")).ticket_id)
+    agent = "agent1@example.com"
+    taken = await phone.client.patch(
+        f"/api/v1/tickets/{number}", json={"assignee": agent}, headers=phone.as_(agent)
+    )
+    assert taken.status == 200, await taken.text()
+    await eventually(lambda: _ready(phone.fake.updated))
+    ((sid, form),) = phone.fake.updated
+    assert sid == "CA208" and "/webhooks/twilio/voice/bridge?lang=zh&agent=" in form["Url"]
+
+    await phone.post(
+        "/webhooks/twilio/voice/status", call_params("CA208", CallStatus="completed"), status=204
+    )
+    root = await phone.twiml(
+        "/webhooks/twilio/voice/menu?lang=zh", call_params("CA209", Digits="2")
+    )
+    (dial,) = root.findall("Dial")
+    assert root.find("Enqueue") is None, "the ticket's agent takes the new call directly"
+    assert [c.text for c in dial.iter("Client")] == [f"agent_{await _user_id(phone, agent)}"]
+
+
+async def test_a_caller_gone_before_the_bridge_is_not_retried(phone: Any) -> None:
+    await _queued(phone, "CA210")
+    phone.fake.ended_calls.add("CA210")
+    agent = "agent1@example.com"
+    number = tickets.format_number((await phone.call("CA210")).ticket_id)
+    await phone.client.patch(
+        f"/api/v1/tickets/{number}", json={"assignee": agent}, headers=phone.as_(agent)
+    )
+    await eventually(lambda: _ready(phone.fake.updated))
+    await phone.post(
+        "/webhooks/twilio/voice/status", call_params("CA210", CallStatus="canceled"), status=204
+    )
+    call = await phone.call("CA210")
+    assert call.state == "abandoned" and call.outcome == "canceled" and call.callback_due
+    assert len(phone.fake.updated) == 1
