@@ -330,3 +330,24 @@ async def test_a_caller_gone_before_the_bridge_is_not_retried(phone: Any) -> Non
     call = await phone.call("CA210")
     assert call.state == "abandoned" and call.outcome == "canceled" and call.callback_due
     assert len(phone.fake.updated) == 1
+
+
+async def test_a_call_back_twilio_refuses_says_so_and_logs_nothing(phone: Any) -> None:
+    from channels.twilio import voice_store
+
+    await _queued(phone, "CA211")
+    number = tickets.format_number((await phone.call("CA211")).ticket_id)
+    agent_id = await _user_id(phone, "agent1@example.com")
+    await phone.runtime.desk.write(
+        lambda s, now: _none(voice_store.set_agent_phone(s, agent_id, "+10000000000"))
+    )
+    csrf = await sign_in(phone.client, "agent1@example.com")
+    response = await phone.client.post(
+        f"/agent/tickets/{number}/voice/call-back", headers={"X-CSRF-Token": csrf}
+    )
+    assert response.status == 502 and "could not be placed" in await response.text()
+    assert phone.fake.created[0]["To"] == "+10000000000"
+    ticket = await (
+        await phone.client.get(f"/api/v1/tickets/{number}", headers=phone.as_("agent1@example.com"))
+    ).json()
+    assert [m["direction"] for m in ticket["messages"]] == ["in"]
