@@ -351,3 +351,37 @@ async def test_a_call_back_twilio_refuses_says_so_and_logs_nothing(phone: Any) -
         await phone.client.get(f"/api/v1/tickets/{number}", headers=phone.as_("agent1@example.com"))
     ).json()
     assert [m["direction"] for m in ticket["messages"]] == ["in"]
+
+
+async def test_twenty_concurrent_redeliveries_store_one_call_and_one_voicemail(
+    phone: Any,
+) -> None:
+    import asyncio
+
+    params = call_params("CA212")
+    await asyncio.gather(*(phone.post("/webhooks/twilio/voice", params) for _ in range(20)))
+    await phone.post("/webhooks/twilio/voice/menu?lang=en", {**params, "Digits": "3"})
+    await phone.post(
+        "/webhooks/twilio/voice/queue-done?lang=en", {**params, "QueueResult": "leave"}
+    )
+    recording = {
+        **params,
+        "RecordingSid": "RE" + "4" * 32,
+        "RecordingUrl": f"{API}/Recordings/RE{'4' * 32}",
+        "RecordingStatus": "completed",
+        "RecordingDuration": "9",
+    }
+    await asyncio.gather(
+        *(
+            phone.post("/webhooks/twilio/voice/recording?lang=en", recording, status=204)
+            for _ in range(20)
+        )
+    )
+    number = tickets.format_number((await phone.call("CA212")).ticket_id)
+    ticket = await (
+        await phone.client.get(
+            f"/api/v1/tickets/{number}", headers=phone.as_("supervisor@example.com")
+        )
+    ).json()
+    assert len(ticket["messages"]) == 2
+    assert len([m for m in ticket["messages"] if m["attachments"]]) == 1
