@@ -559,6 +559,8 @@ async def voice_attach(app: web.Application, runtime: Runtime) -> None:
     voice = Voice(runtime.desk, api, blob_store(settings), options)
     app[VOICE] = voice
     runtime.bus.consume("voice", voice.on_event)
+    if settings.run_workers:  # stop_runtime cancels and awaits it with the other workers
+        runtime.tasks.append(asyncio.create_task(voice.sweep_forever(), name="voice-sweep"))
     ui = VoiceUi(runtime.desk)
     app[PANELS].add_timeline(Channel.VOICE.value, ui.timeline)
     app[PANELS].add_panel(Panel("voice.phone", VOICE_PANEL_TITLE, ui.panel, order=20))

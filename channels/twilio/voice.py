@@ -39,6 +39,7 @@ anonymous callers (no number to call back) are told so and the call ends.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -443,6 +444,8 @@ class Voice:
                 return "leave", False
             if call.state == "queued" and waited >= self.options.max_wait(call.queue_name):
                 return "leave", False
+            if call.state == "leaving":
+                return "leave", False
             last = call.announced_at
             due = last is None or (now - last).total_seconds() >= self.options.announce_every_s
             if due:
@@ -472,7 +475,8 @@ class Voice:
         if result == "hangup":
 
             async def abandoned(session: AsyncSession, now: datetime) -> None:
-                if await store.move(session, sid, store.WAITING_STATES, now, state="abandoned"):
+                waiting = store.WAITING_STATES | {"leaving"}
+                if await store.move(session, sid, waiting, now, state="abandoned"):
                     await store.owe_callback(session, sid, now)
 
             await self._write(abandoned)
@@ -530,6 +534,53 @@ class Voice:
         except PermanentFailure as err:
             log.info("could not bridge call %s to agent %s: %s", sid, agent, err)
         log.info("call %s dequeued to agent %s", sid, agent)
+
+    async def sweep(self) -> int:
+        """Callers past their queue's maximum wait leave the queue for voicemail now (the
+        waitUrl check alone runs only between hold clips). Claimed first (queued ->
+        leaving), so an agent accepting at the same moment and this never both move the
+        call; returns how many were sent on."""
+
+        async def due(session: AsyncSession, now: datetime) -> list[tuple[str, str, str | None]]:
+            out = []
+            for call in await store.queued_calls(session):
+                waited = (now - (call.enqueued_at or now)).total_seconds()
+                if waited < self.options.max_wait(call.queue_name):
+                    continue
+                if await store.move(session, call.call_sid, {"queued"}, now, state="leaving"):
+                    out.append((call.call_sid, _language(call.language), call.queue_sid))
+            return out
+
+        moved = 0
+        for sid, language, queue_sid in await self._write(due):
+            try:
+                await self.api.redirect_call(
+                    sid, self.url("/queue-done", lang=language), queue_sid=queue_sid
+                )
+                moved += 1
+            except TemporaryFailure as err:
+                log.warning("could not move call %s out of the queue yet: %s", sid, err)
+                await self._write(self._back_to_queue(sid))
+            except PermanentFailure as err:
+                log.info("call %s left before its wait was over: %s", sid, err)
+        return moved
+
+    @staticmethod
+    def _back_to_queue(sid: str) -> Callable[[AsyncSession, datetime], Awaitable[bool]]:
+        async def work(session: AsyncSession, now: datetime) -> bool:
+            return await store.move(session, sid, {"leaving"}, now, state="queued")
+
+        return work
+
+    async def sweep_forever(self, every_s: float = 10.0) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("voice queue sweep failed; trying again")
 
     async def agent_endpoint(self, session: AsyncSession, agent_id: int) -> tuple[str, str]:
         """("number", "+86...") when the agent gave a phone, else ("client", "agent_<id>")."""
@@ -723,7 +774,7 @@ class Voice:
             values: dict[str, Any] = {"duration_s": duration}
             # A call-back's outcome is its customer leg's (``callback_done``), when known.
             values["outcome"] = call.outcome if call.direction == "out" and call.outcome else status
-            if call.direction == "in" and call.state in ("ivr", "queued", "bridging"):
+            if call.direction == "in" and call.state in ("ivr", "queued", "bridging", "leaving"):
                 values["state"] = "abandoned" if call.ticket_id else "ended"
                 if call.ticket_id:
                     await store.owe_callback(session, sid, now)

@@ -100,6 +100,16 @@ async def waiting_call(session: AsyncSession, ticket_id: int) -> VoiceCall | Non
     ).scalar_one_or_none()
 
 
+async def queued_calls(session: AsyncSession) -> list[VoiceCall]:
+    return list(
+        (
+            await session.execute(
+                select(VoiceCall).where(VoiceCall.state == "queued").order_by(VoiceCall.id)
+            )
+        ).scalars()
+    )
+
+
 async def agent_phone(session: AsyncSession, user_id: int) -> str | None:
     row = await session.get(VoiceAgentPhone, user_id)
     return None if row is None else row.phone

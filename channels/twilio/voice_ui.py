@@ -31,6 +31,7 @@ PANEL_TITLE = N_("Phone")
 STATES = {
     "ivr": N_("In the phone menu"),
     "queued": N_("Waiting in the queue"),
+    "leaving": N_("Waiting in the queue"),
     "bridging": N_("Connecting to an agent"),
     "bridged": N_("Talking to an agent"),
     "voicemail": N_("Went to voicemail"),

@@ -385,3 +385,36 @@ async def test_twenty_concurrent_redeliveries_store_one_call_and_one_voicemail(
     ).json()
     assert len(ticket["messages"]) == 2
     assert len([m for m in ticket["messages"] if m["attachments"]]) == 1
+
+
+async def test_the_sweep_sends_a_caller_past_the_maximum_wait_to_voicemail(phone: Any) -> None:
+    from datetime import timedelta
+
+    await _queued(phone, "CA213", "en")
+    await phone.post("/webhooks/twilio/voice/wait?lang=en", _wait("CA213", 0))
+    assert await phone.voice.sweep() == 0, "still within the queue's maximum wait"
+    phone.clock.now += timedelta(seconds=301)
+    assert await phone.voice.sweep() == 1
+    assert await phone.voice.sweep() == 0, "claimed once"
+    ((queue, sid, form),) = phone.fake.dequeued
+    assert queue == "QU" + "1" * 32 and sid == "CA213"
+    assert local(form["Url"]) == "/webhooks/twilio/voice/queue-done?lang=en"
+    assert (await phone.call("CA213")).state == "leaving"
+    hold = await phone.twiml("/webhooks/twilio/voice/wait?lang=en", _wait("CA213", 40))
+    assert hold.find("Leave") is not None
+    root = await phone.twiml(local(form["Url"]), call_params("CA213"))
+    assert root.find("Record") is not None
+    assert (await phone.call("CA213")).state == "voicemail"
+
+
+async def test_per_queue_maximum_wait(
+    aiohttp_client: Any, aiohttp_server: Any, stack: Stack, redis_prefix: str
+) -> None:
+    phone = await start_phone(
+        aiohttp_client, aiohttp_server, stack, redis_prefix, voice_queue_max_wait="Repairs=60"
+    )
+    await _queued(phone, "CA214", "en")
+    stay = await phone.twiml("/webhooks/twilio/voice/wait?lang=en", _wait("CA214", 59))
+    assert stay.find("Leave") is None
+    leave = await phone.twiml("/webhooks/twilio/voice/wait?lang=en", _wait("CA214", 60))
+    assert leave.find("Leave") is not None
