@@ -483,6 +483,7 @@ def create_app(
     app.add_routes([web.get("/healthz", healthz), web.get("/metrics", metrics_view)])
     app.add_routes(api_routes())
     setup_web(app)
+    voice_routes(app, settings)  # Twilio voice (its block below)
 
     app.router.add_route("GET", "/chat", _lazy(lambda a: a[RUNTIME].webchat.page))
     app.router.add_route("GET", "/chat/ws", _lazy(lambda a: a[RUNTIME].webchat.socket))
@@ -491,7 +492,6 @@ def create_app(
     app.router.add_route("GET", "/chat/chat.css", _lazy(lambda a: a[RUNTIME].webchat.stylesheet))
     app.router.add_route("POST", "/chat/upload", _lazy(lambda a: a[RUNTIME].webchat.upload))
     app.router.add_route("GET", "/chat/files/{id}", _lazy(lambda a: a[RUNTIME].webchat.file))
-    voice_routes(app, settings)
     return app
 
 
