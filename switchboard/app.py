@@ -454,7 +454,9 @@ def create_app(
             grace_s=settings.presence_grace_s,
             public_url=settings.public_url,
         )
-        await voice_attach(app, runtime)  # Twilio voice: before the bus starts
+        await voice_attach(  # Twilio voice: before the bus starts
+            app, runtime, workers=settings.run_workers if workers is None else workers
+        )
         stream.add_authenticator(session_authenticator(runtime.desk))
         app[STREAM] = stream
         runtime.bus.subscribe(stream.on_event)
@@ -541,7 +543,7 @@ def voice_routes(app: web.Application, settings: Settings) -> None:
     app.cleanup_ctx.append(close_api)
 
 
-async def voice_attach(app: web.Application, runtime: Runtime) -> None:
+async def voice_attach(app: web.Application, runtime: Runtime, *, workers: bool) -> None:
     config = voice_config(runtime.settings)
     if config is None:
         return
@@ -559,7 +561,7 @@ async def voice_attach(app: web.Application, runtime: Runtime) -> None:
     voice = Voice(runtime.desk, api, blob_store(settings), options)
     app[VOICE] = voice
     runtime.bus.consume("voice", voice.on_event)
-    if settings.run_workers:  # stop_runtime cancels and awaits it with the other workers
+    if workers:  # stop_runtime cancels and awaits it with the other workers
         runtime.tasks.append(asyncio.create_task(voice.sweep_forever(), name="voice-sweep"))
     ui = VoiceUi(runtime.desk)
     app[PANELS].add_timeline(Channel.VOICE.value, ui.timeline)
