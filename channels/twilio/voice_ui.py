@@ -185,10 +185,11 @@ class VoiceUi:
         _ = ctx.gettext
         owed = [c for c in calls if c.callback_due and c.callback_done_at is None]
         items = Markup("").join(
-            Markup('<li class="voice-owed">{} <time datetime="{}">{}</time></li>').format(
+            Markup('<li class="voice-owed">{} {} <time datetime="{}">{}</time></li>').format(
                 _("Call-back owed for the call from"),
-                c.created_at.isoformat(),
                 c.caller,
+                c.created_at.isoformat(),
+                c.created_at.strftime("%Y-%m-%d %H:%M UTC"),
             )
             for c in owed
         )
