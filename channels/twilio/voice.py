@@ -56,6 +56,7 @@ from channels.twilio import voice_store as store
 from channels.twilio.sdk import TwilioApi, TwilioConfig, VoiceResponse, check_signature
 from channels.twilio.voice_prompts import (
     AGENT_CALLBACK,
+    AGENT_WHISPER,
     CLOSED,
     CONNECTING,
     DEFAULT_LANGUAGE,
@@ -91,6 +92,7 @@ from tickets import (
     all_queues,
     business_hours,
     channel_address,
+    format_number,
     parse_number,
     ticket_detail,
     ticket_facts,
@@ -588,13 +590,15 @@ class Voice:
         return ("number", phone) if phone else ("client", f"agent_{agent_id}")
 
     async def _bridge_twiml(self, sid: str, language: str, agent: int) -> VoiceResponse:
-        async def work(session: AsyncSession, now: datetime) -> tuple[str, str]:
+        async def work(session: AsyncSession, now: datetime) -> tuple[str, str, int | None]:
             await store.move(
                 session, sid, {"queued", "bridging"}, now, state="bridged", agent_id=agent
             )
-            return await self.agent_endpoint(session, agent)
+            call = await store.call_by_sid(session, sid)
+            kind, target = await self.agent_endpoint(session, agent)
+            return kind, target, call.ticket_id if call else None
 
-        kind, target = await self._write(work)
+        kind, target, ticket_id = await self._write(work)
         response = VoiceResponse()
         self._say(response, CONNECTING, language)
         dial = response.dial(
@@ -603,11 +607,26 @@ class Voice:
             timeout=self.options.ring_timeout_s,
             caller_id=self.config.number if kind == "number" else None,
         )
+        # The agent hears which ticket the call is about before the caller is put through.
+        whisper = (
+            self.url("/whisper", lang=language, ticket=format_number(ticket_id))
+            if ticket_id
+            else None
+        )
         if kind == "number":
-            dial.number(target)
+            dial.number(target, url=whisper, method="POST" if whisper else None)
         else:
-            dial.client(target)
+            dial.client(target, url=whisper, method="POST" if whisper else None)
         return response
+
+    async def whisper(self, request: web.Request) -> web.Response:
+        """Played to the agent when they pick up, before the caller is connected."""
+        await self._form(request)
+        language = _language(request.query.get("lang"))
+        number = request.query.get("ticket", "")[:20]
+        response = VoiceResponse()
+        self._say(response, AGENT_WHISPER, language, number=number)
+        return _twiml(response)
 
     async def bridge(self, request: web.Request) -> web.Response:
         """Where a dequeued caller goes: a ``<Dial>`` to the agent who took the ticket."""
@@ -881,6 +900,7 @@ WEBHOOKS = {
     f"{BASE}/queue-done": "queue_done",
     f"{BASE}/bridge": "bridge",
     f"{BASE}/dial-done": "dial_done",
+    f"{BASE}/whisper": "whisper",
     f"{BASE}/recorded": "recorded",
     f"{BASE}/recording": "recording",
     f"{BASE}/transcription": "transcription",

@@ -84,6 +84,10 @@ async def test_a_caller_is_bridged_to_the_agent_who_accepts(phone: Any) -> None:
     bridged = await phone.twiml(local(form["Url"]), call_params("CA200"))
     (dial,) = bridged.findall("Dial")
     assert [c.text for c in dial.iter("Client")] == [f"agent_{agent_id}"]
+    whisper = local(dial.find("Client").get("url", ""))
+    number = tickets.format_number((await phone.call("CA200")).ticket_id)
+    heard = await phone.twiml(whisper, call_params("CA" + "e" * 32, Direction="outbound-dial"))
+    assert texts(heard, "Say") == [f"来电工单 {number}。"]
     assert local(dial.get("action", "")) == "/webhooks/twilio/voice/dial-done?lang=zh"
     assert (await phone.call("CA200")).state == "bridged"
 
