@@ -703,6 +703,9 @@ class Voice:
             log.info("recording %s of an unknown call ignored", recording_sid)
             return web.Response(status=204)
         url = form.get("RecordingUrl", "")
+        if not url.startswith(("https://", "http://")):
+            log.info("recording %s came without a URL", recording_sid)
+            return web.Response(status=204)
         try:
             data, _stated = await self.api.fetch_media(
                 url + ".mp3", self.options.max_recording_bytes
