@@ -184,3 +184,16 @@ async def test_signatures_are_checked_on_every_voice_webhook(phone: Any) -> None
     for path in ("/menu?lang=en", "/wait?lang=en", "/recording", "/transcription", "/status"):
         await phone.post(f"/webhooks/twilio/voice{path}", params, signature=None, status=403)
     await phone.post("/webhooks/twilio/voice", params, signature=good)
+
+
+async def test_a_caller_is_the_same_customer_as_their_sms(phone: Any) -> None:
+    from tests.helpers import inbound
+
+    texted = await phone.runtime.desk.ingest(inbound("13800138000", "空调不制冷"))
+    await phone.post("/webhooks/twilio/voice/menu?lang=zh", call_params("CA110", Digits="2"))
+    call = await phone.call("CA110")
+    assert call.ticket_id is not None and call.ticket_id != texted.ticket_id
+    headers = phone.as_("supervisor@example.com")
+    tickets = (await (await phone.client.get("/api/v1/tickets", headers=headers)).json())["tickets"]
+    by_channel = {t["channel"]: t["customer"]["id"] for t in tickets}
+    assert by_channel == {"sms": texted.customer_id, "voice": texted.customer_id}
