@@ -592,7 +592,13 @@ class Voice:
     async def _bridge_twiml(self, sid: str, language: str, agent: int) -> VoiceResponse:
         async def work(session: AsyncSession, now: datetime) -> tuple[str, str, int | None]:
             await store.move(
-                session, sid, {"queued", "bridging"}, now, state="bridged", agent_id=agent
+                session,
+                sid,
+                {"queued", "bridging"},
+                now,
+                state="bridged",
+                agent_id=agent,
+                bridged_at=now,
             )
             call = await store.call_by_sid(session, sid)
             kind, target = await self.agent_endpoint(session, agent)
@@ -647,9 +653,7 @@ class Voice:
         if status == "completed":
 
             async def talked(session: AsyncSession, now: datetime) -> None:
-                await store.change(
-                    session, sid, now, bridged_at=now, state="ended", outcome="completed"
-                )
+                await store.change(session, sid, now, state="ended", outcome="completed")
 
             await self._write(talked)
             response.hangup()
