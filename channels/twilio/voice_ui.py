@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.twilio import voice_store as store
 from channels.twilio.voice_models import VoiceCall
-from tickets import Channel, Desk, StaffUser, parse_number
+from tickets import Channel, Desk, StaffUser, parse_number, staff_names
 
 
 def N_(message: str) -> str:
@@ -86,7 +86,14 @@ class VoiceUi:
         message_id = message.get("id")
         if not isinstance(message_id, int):
             return None
-        call = await self.desk.read(lambda s: store.call_of_message(s, message_id))
+
+        async def read(session: AsyncSession) -> tuple[VoiceCall | None, str | None]:
+            call = await store.call_of_message(session, message_id)
+            if call is None or call.agent_id is None:
+                return call, None
+            return call, (await staff_names(session, [call.agent_id])).get(call.agent_id)
+
+        call, agent = await self.desk.read(read)
         if call is None:
             return None
         _ = ctx.gettext
@@ -99,9 +106,15 @@ class VoiceUi:
                     '<blockquote class="voice-transcript">{}</blockquote></div>'
                 ).format(_("Voicemail transcript"), call.transcript or message.get("text", ""))
             )
-        return str(self._call(call, message, _))
+        return str(self._call(call, message, _, agent))
 
-    def _call(self, call: VoiceCall, message: Mapping[str, Any], _: Callable[[str], str]) -> Markup:
+    def _call(
+        self,
+        call: VoiceCall,
+        message: Mapping[str, Any],
+        _: Callable[[str], str],
+        agent: str | None,
+    ) -> Markup:
         title = _("Incoming call") if call.direction == "in" else _("Call-back")
         facts = [
             Markup('<span class="voice-numbers">{} → {}</span>').format(call.caller, call.callee),
@@ -109,6 +122,8 @@ class VoiceUi:
                 _(STATES.get(call.state, call.state))
             ),
         ]
+        if agent and (call.bridged_at is not None or call.direction == "out"):
+            facts.append(Markup('<span class="voice-agent">{} {}</span>').format(_("Agent"), agent))
         if call.outcome:
             facts.append(
                 Markup('<span class="voice-outcome badge">{}</span>').format(

@@ -103,6 +103,10 @@ async def test_a_caller_is_bridged_to_the_agent_who_accepts(phone: Any) -> None:
     )
     call = await phone.call("CA200")
     assert call.outcome == "completed" and call.duration_s == 130 and not call.callback_due
+    await sign_in(phone.client, agent)
+    page = await (await phone.client.get(f"/agent/tickets/{number}")).text()
+    assert '<span class="voice-agent">Agent 王芳 Wang Fang</span>' in page
+    assert '<span class="voice-duration">Duration 2:10</span>' in page
 
 
 async def _ready(items: list[Any]) -> bool:
