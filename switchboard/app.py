@@ -46,11 +46,18 @@ from agent_ui.web import (
     session_middleware,
     setup_web,
 )
+from agent_ui.web.config import page_user
+from agent_ui.web.i18n import gettext_
 from channels import SenderRegistry
+from channels.base import DeliveryError
 from channels.email.channel import EmailChannel
 from channels.email.timeline import render_email
 from channels.twilio.sdk import TwilioApi, TwilioConfig
 from channels.twilio.sms import SMS, TwilioSms, sms_routes
+from channels.twilio.voice import WEBHOOKS as VOICE_WEBHOOKS
+from channels.twilio.voice import Voice, VoiceOptions, parse_queue_waits
+from channels.twilio.voice_ui import PANEL_TITLE as VOICE_PANEL_TITLE
+from channels.twilio.voice_ui import VoiceUi, callback_failed, callback_placed
 from channels.webchat import (
     ChatLimits,
     ClientPolicy,
@@ -82,8 +89,10 @@ from switchboard.ratelimit import RedisRateLimiter
 from switchboard.relay import EventRelay
 from switchboard.settings import Settings, SettingsError
 from tickets import (
+    Channel,
     Desk,
     Event,
+    Invalid,
     RetryPolicy,
     SlaClocks,
     SystemValue,
@@ -521,6 +530,9 @@ def create_app(
             grace_s=settings.presence_grace_s,
             public_url=settings.public_url,
         )
+        await voice_attach(  # Twilio voice: before the bus starts
+            app, runtime, workers=settings.run_workers if workers is None else workers
+        )
         stream.add_authenticator(session_authenticator(runtime.desk))
         app[STREAM] = stream
         runtime.bus.subscribe(stream.on_event)
@@ -549,6 +561,7 @@ def create_app(
     app.add_routes([web.get("/healthz", healthz), web.get("/metrics", metrics_view)])
     app.add_routes(api_routes())
     setup_web(app)
+    voice_routes(app, settings)  # Twilio voice (its block below)
 
     app.router.add_route("GET", "/chat", _lazy(lambda a: a[RUNTIME].webchat.page))
     app.router.add_route("GET", "/chat/ws", _lazy(lambda a: a[RUNTIME].webchat.socket))
@@ -562,6 +575,100 @@ def create_app(
     if twilio_config(settings) is not None:
         sms_routes(app)
     return app
+
+
+# --- Twilio voice (channels/twilio/voice.py) ------------------------------------------
+# The IVR webhooks, the bus consumer that bridges a queued caller to the agent who took
+# the ticket, the call card and "Phone" panel on the ticket page, and the call-back
+# button's route. Off (one log line) without Twilio credentials and a public URL.
+
+VOICE = web.AppKey("voice", Voice)
+
+
+def voice_config(settings: Settings) -> TwilioConfig | None:
+    if not (
+        settings.twilio_account_sid
+        and settings.twilio_auth_token
+        and settings.twilio_number
+        and settings.public_url
+    ):
+        return None
+    return TwilioConfig(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        settings.twilio_number,
+        settings.public_url,
+        settings.twilio_api_base,
+    )
+
+
+def voice_routes(app: web.Application, settings: Settings) -> None:
+    """The voice webhooks and the call-back button (the handlers live on ``app[VOICE]``,
+    made at start-up by ``voice_attach``)."""
+    if voice_config(settings) is None:
+        log.info(
+            "twilio voice disabled: set SWITCHBOARD_TWILIO_ACCOUNT_SID, _TWILIO_AUTH_TOKEN, "
+            "_TWILIO_NUMBER and SWITCHBOARD_PUBLIC_URL to take phone calls"
+        )
+        return
+    for path in VOICE_WEBHOOKS:
+        app.router.add_route("POST", path, _lazy(_voice_handler(path)))
+    app.router.add_route("POST", "/agent/tickets/{number}/voice/call-back", _voice_call_back)
+
+    async def close_api(app: web.Application) -> AsyncIterator[None]:
+        yield
+        if VOICE in app:
+            await app[VOICE].api.close()
+
+    app.cleanup_ctx.append(close_api)
+
+
+async def voice_attach(app: web.Application, runtime: Runtime, *, workers: bool) -> None:
+    config = voice_config(runtime.settings)
+    if config is None:
+        return
+    settings = runtime.settings
+    api = TwilioApi(config)
+    await api.start()
+    options = VoiceOptions(
+        max_wait_s=settings.voice_max_wait_s,
+        queue_max_wait_s=parse_queue_waits(settings.voice_queue_max_wait),
+        hold_music_url=settings.voice_hold_music_url,
+        ring_timeout_s=settings.voice_ring_timeout_s,
+        max_recording_s=settings.voice_max_recording_s,
+        max_recording_bytes=settings.attachment_max_bytes,
+    )
+    voice = Voice(runtime.desk, api, blob_store(settings), options)
+    app[VOICE] = voice
+    runtime.bus.consume("voice", voice.on_event)
+    if workers:  # stop_runtime cancels and awaits it with the other workers
+        runtime.tasks.append(asyncio.create_task(voice.sweep_forever(), name="voice-sweep"))
+    ui = VoiceUi(runtime.desk)
+    app[PANELS].add_timeline(Channel.VOICE.value, ui.timeline)
+    app[PANELS].add_panel(Panel("voice.phone", VOICE_PANEL_TITLE, ui.panel, order=20))
+
+
+def _voice_handler(path: str) -> Callable[[web.Application], Handler]:
+    def pick(app: web.Application) -> Handler:
+        return app[VOICE].handler(path)
+
+    return pick
+
+
+async def _voice_call_back(request: web.Request) -> web.Response:
+    staff = page_user(request)
+    try:
+        placed = await request.app[VOICE].call_back(staff, request.match_info["number"])
+    except Invalid as err:
+        return web.Response(status=400, text=str(err))
+    except DeliveryError as err:
+        log.warning("call-back failed: %s", err)
+        return web.Response(status=502, text=callback_failed(gettext_))
+    return web.Response(
+        text=str(callback_placed(gettext_, placed["to"])),
+        content_type="text/html",
+        headers={"HX-Trigger": "ticket-timeline"},
+    )
 
 
 def _lazy(pick: Callable[[web.Application], Handler]) -> Handler:

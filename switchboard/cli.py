@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import knowledge
 import tickets
 from routing.models import QueueRouting
-from switchboard import cli_erp, cli_events, cli_kb, db, logs
+from switchboard import cli_erp, cli_events, cli_kb, cli_voice, db, logs
 from switchboard.app import (
     MigrationsPending,
     build_runtime,
@@ -400,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("email")
     common(q)
     q.set_defaults(run=cmd_session_end_all)
+    cli_voice.add_parser(sub, common)
     return parser
 
 
@@ -412,7 +413,8 @@ def _explain(err: BaseException) -> str | None:
         | TicketError
         | cli_events.EventsError
         | cli_kb.KbError
-        | cli_erp.ErpCliError,
+        | cli_erp.ErpCliError
+        | cli_voice.VoiceCliError,
     ):
         return str(err)
     if (isinstance(err, OperationalError | ProgrammingError) and "no such table" in str(err)) or (

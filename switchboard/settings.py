@@ -142,6 +142,16 @@ class Settings:
     erp_model_pattern: str | None = None
     erp_self_service: str | None = None
     erp_self_service_quiet_minutes: float = 60.0
+    # Twilio Voice (channels/twilio/voice.py): how long a caller waits in the queue before
+    # voicemail (per queue: "Repairs=120,Orders=300"), the hold music, and how long an
+    # agent's phone rings.
+    voice_max_wait_s: int = 300
+    voice_queue_max_wait: str | None = None
+    voice_hold_music_url: str = (
+        "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
+    )
+    voice_ring_timeout_s: int = 20
+    voice_max_recording_s: int = 120
 
     # /metrics: a bearer token Prometheus sends, and/or a listener of its own (host:port);
     # see switchboard.metrics for what is served where.
