@@ -74,6 +74,8 @@ async def test_lookups_answer_in_the_documented_shapes(
     }
     assert part["price"] == 860 and part["currency"] == "CNY" and part["lead_time_days"] == 7
 
+    by_model = await api.get("/api/v1/erp/parts/KFR-35GW%2FBpTYC1")
+    assert "KFR-35GW/BpTYC1" in by_model["models"]
     order = await api.get("/api/v1/erp/orders/SO-2291")
     assert order["state"] == "shipped"
     assert order["shipments"][0]["tracking_number"] == "SF1402388625331"
