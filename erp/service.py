@@ -202,6 +202,14 @@ class ErpService:
         return items
 
     async def attach(self, ticket_id: int, number: str, items: list[dict[str, Any]]) -> None:
+        """Keeps what was found on the ticket; nothing is written (and no event sent) when
+        the ticket already shows exactly that (a customer repeating an order number)."""
+        stored = await self.desk.read(lambda s: s.get(ErpTicketFindings, ticket_id))
+        if stored is not None:
+            old = stored.data.get("items", [])
+            if merge(old, items) == old:
+                return
+
         async def work(session: AsyncSession, now: datetime) -> tuple[None, list[Event]]:
             row = await session.get(ErpTicketFindings, ticket_id, with_for_update=True)
             if row is None:
