@@ -44,6 +44,7 @@ from agent_ui.web import (
     setup_web,
 )
 from channels import SenderRegistry
+from channels.telegram import TelegramChannel, make_telegram
 from channels.webchat import (
     ChatLimits,
     ClientPolicy,
@@ -104,6 +105,7 @@ class Runtime:
     redis: RedisClient | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     feed: LiveFeed | None = None
+    telegram: TelegramChannel | None = None
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -227,6 +229,9 @@ async def build_runtime(
         webchat.wait_estimator = wait_estimator(routing, settings.webchat_minutes_per_chat)
         senders = SenderRegistry()
         senders.register(webchat.sender)
+        telegram = make_telegram_channel(settings, desk)
+        if telegram is not None:
+            senders.register(telegram.sender)
         policy = RetryPolicy(
             base_s=settings.outbox_base_delay_s,
             max_attempts=settings.outbox_max_attempts,
@@ -260,6 +265,7 @@ async def build_runtime(
         relay,
         redis,
         feed=feed,
+        telegram=telegram,
     )
 
 
@@ -288,6 +294,7 @@ async def start_runtime(runtime: Runtime, *, workers: bool, timers: bool | None 
     hand)."""
     await runtime.routing.ensure_state()
     await runtime.bus.start(consumers=workers)
+    await start_telegram(runtime, workers=workers)
     if workers if timers is None else timers:
         runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="relay"))
         runtime.tasks.append(asyncio.create_task(runtime.dispatcher.run(), name="outbox"))
@@ -308,6 +315,8 @@ async def stop_runtime(runtime: Runtime) -> None:
     runtime.sla.stop()
     runtime.dispatcher.stop()
     runtime.relay.stop()
+    if runtime.telegram is not None:
+        runtime.telegram.poller.stop()
     for task in runtime.tasks:
         task.cancel()
     if runtime.tasks:
@@ -316,6 +325,8 @@ async def stop_runtime(runtime: Runtime) -> None:
             log.warning("task %s did not stop in time", task.get_name())
     runtime.tasks.clear()
     await runtime.webchat.hub.close_all()
+    if runtime.telegram is not None:
+        await runtime.telegram.close()
     await runtime.bus.stop()
     await runtime.desk.close()
     if runtime.redis is not None:
@@ -447,6 +458,8 @@ def create_app(
         stream.add_authenticator(session_authenticator(runtime.desk))
         app[STREAM] = stream
         runtime.bus.subscribe(stream.on_event)
+        if runtime.telegram is not None:
+            app[PANELS].add_timeline("telegram", runtime.telegram.render)
         await start_runtime(
             runtime, workers=settings.run_workers if workers is None else workers, timers=timers
         )
@@ -480,7 +493,54 @@ def create_app(
     app.router.add_route("GET", "/chat/chat.css", _lazy(lambda a: a[RUNTIME].webchat.stylesheet))
     app.router.add_route("POST", "/chat/upload", _lazy(lambda a: a[RUNTIME].webchat.upload))
     app.router.add_route("GET", "/chat/files/{id}", _lazy(lambda a: a[RUNTIME].webchat.file))
+    app.router.add_route("POST", "/webhooks/telegram", telegram_webhook)
     return app
+
+
+# -- Telegram (channels/telegram) -------------------------------------------------------
+# The bot's client, webhook, sender, long polling and timeline rendering. Off without
+# SWITCHBOARD_TELEGRAM_BOT_TOKEN (one log line); the webhook refuses every request (403)
+# without SWITCHBOARD_TELEGRAM_SECRET_TOKEN.
+
+
+def make_telegram_channel(settings: Settings, desk: Desk) -> TelegramChannel | None:
+    if not settings.telegram_bot_token:
+        log.info("telegram: off (SWITCHBOARD_TELEGRAM_BOT_TOKEN is not set)")
+        return None
+    if not settings.telegram_secret_token and not settings.telegram_polling:
+        log.warning(
+            "telegram: SWITCHBOARD_TELEGRAM_SECRET_TOKEN is not set: the webhook refuses "
+            "every update (set it, or use long polling)"
+        )
+    return make_telegram(
+        desk,
+        blob_store(settings),
+        token=settings.telegram_bot_token,
+        secret_token=settings.telegram_secret_token,
+        api_base=settings.telegram_api_base,
+        max_file_bytes=settings.attachment_max_bytes,
+        timeout_s=min(10.0, settings.outbox_send_timeout_s),
+        poll_timeout_s=settings.telegram_poll_timeout_s,
+    )
+
+
+async def start_telegram(runtime: Runtime, *, workers: bool) -> None:
+    telegram = runtime.telegram
+    if telegram is None:
+        return
+    await telegram.start()
+    if workers and runtime.settings.telegram_polling:
+        runtime.tasks.append(asyncio.create_task(telegram.poller.run(), name="telegram-poll"))
+
+
+async def telegram_webhook(request: web.Request) -> web.StreamResponse:
+    telegram = request.app[RUNTIME].telegram
+    if telegram is None:
+        raise web.HTTPNotFound(text="the Telegram channel is not configured\n")
+    return await telegram.inbound.webhook(request)
+
+
+# -- end of Telegram --------------------------------------------------------------------
 
 
 def _lazy(pick: Callable[[web.Application], Handler]) -> Handler:

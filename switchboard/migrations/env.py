@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import channels.telegram.models  # noqa: F401  (registers the telegram tables)
 import routing.models  # noqa: F401  (registers the routing tables)
 from tickets import Base
 
