@@ -37,6 +37,8 @@ class Failure:
     status: int
     description: str
     retry_after: int | None = None
+    skip: int = 0
+    """Calls of the method that succeed before this failure."""
 
 
 def error_body(status: int, description: str, retry_after: int | None = None) -> dict[str, Any]:
@@ -75,9 +77,15 @@ class FakeBotApi:
             self.declared_sizes[file_id] = declared
 
     def fail_next(
-        self, method: str, status: int, description: str, retry_after: int | None = None
+        self,
+        method: str,
+        status: int,
+        description: str,
+        retry_after: int | None = None,
+        *,
+        skip: int = 0,
     ) -> None:
-        self.failures[method].append(Failure(status, description, retry_after))
+        self.failures[method].append(Failure(status, description, retry_after, skip))
 
     def push_update(self, update: dict[str, Any]) -> None:
         self.updates.append(update)
@@ -129,8 +137,11 @@ class FakeBotApi:
         method = request.match_info["method"]
         params, files = await self._params(request)
         self.calls.append(Call(method, params, files))
-        if self.failures.get(method):
-            failure = self.failures[method].pop(0)
+        pending = self.failures.get(method)
+        if pending and pending[0].skip > 0:
+            pending[0].skip -= 1
+        elif pending:
+            failure = pending.pop(0)
             return web.json_response(
                 error_body(failure.status, failure.description, failure.retry_after),
                 status=failure.status,
