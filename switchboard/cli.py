@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import tickets
 from routing.models import QueueRouting
-from switchboard import cli_events, db, logs
+from switchboard import cli_events, cli_telegram, db, logs
 from switchboard.app import (
     MigrationsPending,
     build_runtime,
@@ -62,6 +62,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["host"] = args.host
     if getattr(args, "port", None):
         overrides["port"] = args.port
+    if getattr(args, "telegram_polling", False):
+        overrides["telegram_polling"] = True
     return Settings.load(**overrides)
 
 
@@ -107,6 +109,8 @@ async def cmd_serve(args: argparse.Namespace) -> None:
 
 async def cmd_worker(args: argparse.Namespace) -> None:
     settings = _settings(args)
+    if settings.telegram_polling and not settings.telegram_bot_token:
+        raise CliError("--telegram-polling needs SWITCHBOARD_TELEGRAM_BOT_TOKEN")
     runtime = await build_runtime(settings)
     await start_runtime(runtime, workers=True)
     try:
@@ -321,6 +325,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("worker", help="run the background workers (outbox, timers) without HTTP")
     common(p)
+    p.add_argument(
+        "--telegram-polling",
+        action="store_true",
+        help="also long-poll Telegram for updates (no public URL needed; no webhook set)",
+    )
     p.set_defaults(run=cmd_worker)
 
     p = sub.add_parser(
@@ -371,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(q)
     q.set_defaults(run=cmd_token_add)
     cli_events.add_parser(sub, common)
+    cli_telegram.add_parser(sub, common)
     q = tsub.add_parser("list", help="a user's tokens: id, created, last used, label (no secrets)")
     q.add_argument("email")
     common(q)
@@ -399,7 +409,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _explain(err: BaseException) -> str | None:
     if isinstance(
-        err, CliError | SettingsError | MigrationsPending | TicketError | cli_events.EventsError
+        err,
+        CliError
+        | SettingsError
+        | MigrationsPending
+        | TicketError
+        | cli_events.EventsError
+        | cli_telegram.TelegramCliError,
     ):
         return str(err)
     if (isinstance(err, OperationalError | ProgrammingError) and "no such table" in str(err)) or (
