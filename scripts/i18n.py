@@ -31,6 +31,7 @@ DOMAINS: dict[str, list[str]] = {
     "workspace": ["agent_ui/templates/agent/*.html", "agent_ui/web/workspace/**/*.py"],
     "ticket": ["agent_ui/templates/agent/ticket/**/*.html", "agent_ui/web/ticket/**/*.py"],
     "wallboard": ["agent_ui/templates/supervisor/**/*.html", "agent_ui/web/wallboard/**/*.py"],
+    "telegram": ["channels/telegram/render.py"],
 }
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "false"}
 
