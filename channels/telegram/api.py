@@ -307,7 +307,7 @@ class BotApi:
         reply_to: int | None = None,
     ) -> Sent:
         """``sendPhoto`` for an image Telegram can show, ``sendDocument`` otherwise."""
-        upload = InputFile(data, filename=name, attach=True)
+        upload = InputFile(data, filename=name)
         try:
             if photo:
                 msg = await self._bot.send_photo(

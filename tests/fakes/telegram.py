@@ -126,6 +126,10 @@ class FakeBotApi:
                     files[key] = (value.filename, value.file.read())
                 else:
                     params[key] = value
+        for key, value in list(params.items()):  # "attach://name": a part of the upload
+            if isinstance(value, str) and value.startswith("attach://"):
+                files[key] = files.pop(value.removeprefix("attach://"))
+                del params[key]
         for key in ("reply_parameters", "allowed_updates", "reply_markup"):
             if isinstance(params.get(key), str):
                 params[key] = json.loads(params[key])

@@ -3,6 +3,7 @@ long texts in parts, reply threading, and each provider error doing what it shou
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from channels.base import PermanentFailure, TemporaryFailure
 from channels.telegram import TelegramSender, split_text
 from tests.channels.telegram.conftest import CHAT, TOKEN, Tg
 from tests.helpers import eventually
-from tickets import Channel, OutboundMessage
+from tickets import AttachmentRef, Channel, OutboundMessage
 
 
 async def ticket_number(tg: Tg) -> str:
@@ -162,3 +163,26 @@ async def test_a_bad_recipient_or_an_empty_reply_is_permanent(tg: Tg) -> None:
         await sender(tg).send(outbound("hello", "k-bad", recipient="@name"))
     with pytest.raises(PermanentFailure):
         await sender(tg).send(outbound("   ", "k-empty"))
+
+
+async def test_files_go_out_as_photo_or_document(tg: Tg) -> None:
+    telegram = tg.api.runtime.telegram
+    assert telegram is not None and telegram.sender.blobs is not None
+    blobs = telegram.sender.blobs
+    png = b"\x89PNG\r\n\x1a\n" + b"\x01" * 64
+    pdf = b"%PDF-1.4\n" + b"\x02" * 64
+    files = (
+        AttachmentRef("铭牌.png", "image/png", len(png), await blobs.put(png, "image/png")),
+        AttachmentRef(
+            "报价.pdf", "application/pdf", len(pdf), await blobs.put(pdf, "application/pdf")
+        ),
+    )
+    message = replace(outbound("请看附件", "k-files"), attachments=files)
+    await sender(tg).send(message)
+    [photo] = [c for c in tg.bot.calls if c.method == "sendPhoto"]
+    [document] = [c for c in tg.bot.calls if c.method == "sendDocument"]
+    assert photo.files["photo"] == ("铭牌.png", png)
+    assert document.files["document"] == ("报价.pdf", pdf)
+    assert [p["text"] for p in tg.bot.sent()] == ["请看附件"]
+    await sender(tg).send(message)  # a retry of a message fully sent sends nothing again
+    assert len([c for c in tg.bot.calls if c.method in ("sendPhoto", "sendDocument")]) == 2
