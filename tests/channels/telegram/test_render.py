@@ -4,8 +4,9 @@ kept, a map link for a location, labels in the agent's language, customer text e
 from __future__ import annotations
 
 from tests.agent_ui.webhelpers import sign_in
-from tests.channels.telegram.conftest import Tg, fixture
+from tests.channels.telegram.conftest import CHAT, Tg, fixture
 from tests.channels.telegram.test_webhook import PNG, only_ticket
+from tests.helpers import eventually
 
 
 async def page(tg: Tg, number: str, language: str = "en") -> str:
@@ -44,3 +45,34 @@ async def test_location_link_and_escaped_text(tg: Tg) -> None:
     html = await page(tg, ticket["number"])
     assert "https://www.openstreetmap.org/?mlat=31.230416&amp;mlon=121.473701" in html
     assert "<script>alert" not in html and "&lt;script&gt;alert" in html
+
+
+async def test_agent_answers_from_the_ticket_page_and_the_chat_gets_it(tg: Tg) -> None:
+    await tg.deliver("message__text")
+    number = (await only_ticket(tg))["number"]
+    csrf = await sign_in(tg.api.client, "admin@example.com")
+    replied = await tg.api.client.post(
+        f"/agent/tickets/{number}/messages",
+        data={"text": "师傅明天上午到", "channel": "telegram"},
+        headers={"HX-Request": "true", "X-CSRF-Token": csrf},
+    )
+    assert replied.status == 200, await replied.text()
+
+    async def sent() -> list[dict[str, object]]:
+        return [m for m in tg.bot.sent() if m["text"] == "师傅明天上午到"]
+
+    [message] = await eventually(sent, timeout=10.0)
+    assert int(str(message["chat_id"])) == CHAT
+
+    async def shown() -> bool:
+        return ">Sent<" in await page(tg, number)
+
+    assert await eventually(shown, timeout=10.0)
+
+
+async def test_a_blocked_chat_shows_why_and_the_composer_refuses(tg: Tg) -> None:
+    await tg.deliver("message__text")
+    await tg.deliver("my_chat_member__kicked")
+    number = (await only_ticket(tg))["number"]
+    html = await page(tg, number)
+    assert "cannot be reached" in html and "blocked the bot on Telegram" in html
