@@ -529,6 +529,8 @@ async def start_telegram(runtime: Runtime, *, workers: bool) -> None:
     if telegram is None:
         return
     await telegram.start()
+    if workers:
+        runtime.tasks.append(asyncio.create_task(telegram.housekeeping(), name="telegram-prune"))
     if workers and runtime.settings.telegram_polling:
         runtime.tasks.append(asyncio.create_task(telegram.poller.run(), name="telegram-poll"))
 

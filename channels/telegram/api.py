@@ -13,8 +13,10 @@ makes) and our error classes.
   bad request) is ``PermanentFailure``. The bot token never appears in an error or a log
   line (the SDK puts it in some messages).
 
-PTB 22 deprecates integer durations; ``PTB_TIMEDELTA`` opts in to ``timedelta`` values now
-(the SDK's documented switch), so reading ``RetryAfter.retry_after`` warns of nothing.
+httpx (inside the SDK) would log each request's URL, which holds the token: its loggers
+are held at WARNING. PTB 22 deprecates integer durations; ``PTB_TIMEDELTA`` opts in to
+``timedelta`` values now (the SDK's documented switch), so reading
+``RetryAfter.retry_after`` warns of nothing.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ from channels.telegram.types import (
 )
 
 log = logging.getLogger(__name__)
+# httpx logs every request URL at INFO, and a Bot API URL holds the bot token.
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 DEFAULT_API_BASE = "https://api.telegram.org"
 TEXT_LIMIT = 4096

@@ -4,19 +4,26 @@ composition root. A missing bot token leaves the channel off (one log line there
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.attachments import DEFAULT_MAX_BYTES, BlobStore
 from channels.base import DeliveryError
+from channels.telegram import store as rows
 from channels.telegram.api import BotApi, BotConfig
 from channels.telegram.inbound import TelegramInbound
 from channels.telegram.polling import TelegramPoller
 from channels.telegram.render import Render, timeline_renderer
 from channels.telegram.sender import TelegramSender
-from tickets import Desk
+from tickets import Desk, Event
 
 log = logging.getLogger(__name__)
+KEEP_UPDATES = timedelta(days=7)
+PRUNE_EVERY_S = 3600.0
 
 
 @dataclass
@@ -36,6 +43,25 @@ class TelegramChannel:
             log.warning("telegram: getMe failed (%s); the channel keeps trying", err)
             return
         log.info("telegram: bot @%s ready", self.api.username)
+
+    async def prune(self, keep: timedelta = KEEP_UPDATES) -> int:
+        async def work(session: AsyncSession, now: datetime) -> tuple[int, list[Event]]:
+            return await rows.prune_updates(session, now - keep), []
+
+        return await self.inbound.desk.write(work)
+
+    async def housekeeping(self, every_s: float = PRUNE_EVERY_S) -> None:
+        """Prunes remembered update ids now and then (a worker task)."""
+        while True:
+            try:
+                pruned = await self.prune()
+                if pruned:
+                    log.info("telegram: forgot %d old update id(s)", pruned)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                log.warning("telegram: pruning update ids failed: %s", err)
+            await asyncio.sleep(every_s)
 
     async def close(self) -> None:
         self.poller.stop()

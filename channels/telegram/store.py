@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -153,3 +153,17 @@ async def edits_of(session: AsyncSession, message_ids: Sequence[int]) -> dict[in
     for message_id, previous in rows:
         out.setdefault(int(message_id), []).append(previous)
     return out
+
+
+async def prune_updates(session: AsyncSession, before: datetime) -> int:
+    """Forgets update ids handled before ``before`` (Telegram re-delivers for a day at
+    most), always keeping the highest: it is the long-polling offset."""
+    highest = (await session.execute(select(func.max(TelegramUpdate.update_id)))).scalar()
+    if highest is None:
+        return 0
+    result = await session.execute(
+        delete(TelegramUpdate).where(
+            TelegramUpdate.received_at < before, TelegramUpdate.update_id < highest
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

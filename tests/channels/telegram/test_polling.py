@@ -3,12 +3,14 @@ worker resumes after the last update handled), and a webhook still set is report
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from channels.base import TemporaryFailure
+from channels.telegram import store as rows
 from channels.telegram.polling import TelegramPoller
 from tests.apphelpers import start_api
 from tests.channels.telegram.conftest import SECRET, TOKEN, Tg, fixture
@@ -75,3 +77,16 @@ async def test_the_worker_polls_when_asked(
 
     [found] = await eventually(ticket, timeout=10.0)
     assert found["channel"] == "telegram"
+
+
+async def test_old_update_ids_are_forgotten_but_the_offset_stays(tg: Tg) -> None:
+    telegram = tg.api.runtime.telegram
+    assert telegram is not None
+    await tg.deliver("message__text")
+    await tg.deliver("message__location")
+    assert await telegram.prune(keep=timedelta(days=7)) == 0
+    assert await telegram.prune(keep=timedelta(seconds=-1)) == 1  # all but the highest
+    assert await tg.api.runtime.desk.read(rows.poll_offset) == 900000006
+    assert (await tg.post(fixture("message__location"))).status == 200  # still a duplicate
+    detail = await tg.api.get("/api/v1/tickets", who="admin@example.com")
+    assert len(detail["tickets"]) == 1

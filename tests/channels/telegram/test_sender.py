@@ -3,6 +3,7 @@ long texts in parts, reply threading, and each provider error doing what it shou
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import Any
 
@@ -186,3 +187,14 @@ async def test_files_go_out_as_photo_or_document(tg: Tg) -> None:
     assert [p["text"] for p in tg.bot.sent()] == ["请看附件"]
     await sender(tg).send(message)  # a retry of a message fully sent sends nothing again
     assert len([c for c in tg.bot.calls if c.method in ("sendPhoto", "sendDocument")]) == 2
+
+
+async def test_the_bot_token_never_reaches_the_log(
+    tg: Tg, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    number = await ticket_number(tg)
+    tg.bot.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+    written = await reply(tg, number, "您好")
+    await delivery(tg, number, written["id"], "sent")
+    assert caplog.records and all(token_free(r.getMessage()) for r in caplog.records)
