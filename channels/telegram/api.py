@@ -236,7 +236,20 @@ def _message(msg: PtbMessage) -> TgMessage:
         ),
         location=None if location is None else TgLocation(location.latitude, location.longitude),
         reply_to_message_id=reply.message_id if reply is not None else None,
+        other=_other_kind(msg),
     )
+
+
+OTHER_KINDS = ("sticker", "animation", "video_note", "poll", "dice", "venue", "game", "story")
+
+
+def _other_kind(msg: PtbMessage) -> str | None:
+    for kind in OTHER_KINDS:
+        value = getattr(msg, kind, None)
+        if value:
+            emoji = getattr(value, "emoji", None)
+            return f"{kind} {emoji}" if emoji else kind
+    return None
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

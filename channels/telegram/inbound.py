@@ -386,6 +386,8 @@ def compose_text(msg: TgMessage, notes: tuple[str, ...] | list[str]) -> str:
         loc = msg.location
         lines.append(f"📍 {loc.latitude:.6f}, {loc.longitude:.6f}")
     lines.extend(notes)
+    if not lines and msg.other:
+        lines.append(f"[{msg.other}]")
     return "\n".join(lines)
 
 

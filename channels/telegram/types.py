@@ -81,6 +81,8 @@ class TgMessage:
     contact: TgContact | None = None
     location: TgLocation | None = None
     reply_to_message_id: int | None = None
+    other: str | None = None
+    """A content kind we keep no file of (``sticker 😀``, ``video_note``, ``poll``, ...)."""
 
     @property
     def private(self) -> bool:

@@ -192,3 +192,21 @@ async def test_twenty_concurrent_redeliveries_store_one_message(tg: Tg) -> None:
     assert len(message["attachments"]) == 1
     again = await tg.post(body)
     assert (await again.json())["outcome"] == "duplicate"
+
+
+async def test_a_sticker_is_named_in_the_message(tg: Tg) -> None:
+    body = fixture("message__text")
+    del body["message"]["text"]
+    body["message"]["sticker"] = {
+        "file_id": "CAACAgIAAxkBAAIBcGd-sticker",
+        "file_unique_id": "AgADsticker",
+        "type": "regular",
+        "width": 512,
+        "height": 512,
+        "is_animated": False,
+        "is_video": False,
+        "emoji": "👍",
+    }
+    await tg.post(body)
+    [message] = (await only_ticket(tg))["messages"]
+    assert message["text"] == "[sticker 👍]"
