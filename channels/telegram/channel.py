@@ -24,6 +24,7 @@ from tickets import Desk, Event
 log = logging.getLogger(__name__)
 KEEP_UPDATES = timedelta(days=7)
 PRUNE_EVERY_S = 3600.0
+START_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -38,9 +39,13 @@ class TelegramChannel:
         """Checks the token with ``getMe``; a failure is logged and the channel stays
         (sends are retried by the outbox, updates re-delivered by Telegram)."""
         try:
-            await self.api.start()
-        except DeliveryError as err:
-            log.warning("telegram: getMe failed (%s); the channel keeps trying", err)
+            async with asyncio.timeout(START_TIMEOUT_S):
+                await self.api.start()
+        except (DeliveryError, TimeoutError) as err:
+            log.warning(
+                "telegram: getMe failed (%s); the channel starts anyway, sends are retried",
+                err or "no answer",
+            )
             return
         log.info("telegram: bot @%s ready", self.api.username)
 

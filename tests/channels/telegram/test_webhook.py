@@ -5,9 +5,13 @@ the updates the bot leaves alone."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
-from tests.channels.telegram.conftest import CHAT, Tg, fixture
+from tests.apphelpers import start_api
+from tests.channels.telegram.conftest import CHAT, SECRET, TOKEN, Tg, fixture
+from tests.conftest import Stack
+from tests.fakes.telegram import FakeBotApi
 from tests.helpers import inbound
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
@@ -210,3 +214,22 @@ async def test_a_sticker_is_named_in_the_message(tg: Tg) -> None:
     await tg.post(body)
     [message] = (await only_ticket(tg))["messages"]
     assert message["text"] == "[sticker 👍]"
+
+
+async def test_an_unreachable_bot_api_neither_stops_start_up_nor_loses_updates(
+    aiohttp_client: Any, stack: Stack, redis_prefix: str, tmp_path: Path
+) -> None:
+    api = await start_api(
+        aiohttp_client,
+        stack,
+        redis_prefix,
+        telegram_bot_token=TOKEN,
+        telegram_secret_token=SECRET,
+        telegram_api_base="http://127.0.0.1:9",  # nothing listens there
+        blob_dir=str(tmp_path / "blobs"),
+    )
+    tg = Tg(api, FakeBotApi(TOKEN))
+    assert (await tg.deliver("message__text"))["outcome"] == "ingested"
+    photo = await tg.post(fixture("message__photo"))
+    assert photo.status == 503  # the file cannot be fetched yet: Telegram re-delivers
+    assert len((await only_ticket(tg))["messages"]) == 1
