@@ -38,6 +38,7 @@ from agent_ui.http import (
     str_or_none,
     text_field,
 )
+from agent_ui.kb_api import KB_ROUTES
 from agent_ui.openapi import build_document
 from agent_ui.routing_api import ROUTING_ROUTES
 from agent_ui.stream import STREAM_PATH, stream_socket
@@ -444,6 +445,7 @@ ROUTES: list[ApiRoute] = [
     ),
     *ROUTING_ROUTES,
     *ATTACHMENT_ROUTES,
+    *KB_ROUTES,
     ApiRoute(
         "GET",
         STREAM_PATH,

@@ -22,6 +22,7 @@ from agent_ui.api import auth_middleware
 from agent_ui.attachments import BLOBS
 from agent_ui.context import ROUTING, SENDERS
 from agent_ui.http import Handler
+from agent_ui.kb_panel import suggestions_panel
 from agent_ui.panels import PANELS, PanelRegistry
 from agent_ui.stream import (
     STREAM,
@@ -434,6 +435,7 @@ def create_app(
     )
     app[SETTINGS] = settings
     app[PANELS] = PanelRegistry()
+    app[PANELS].add_panel(suggestions_panel(app))
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         runtime = await build_runtime(settings, clock=clock, redis_prefix=redis_prefix)

@@ -31,9 +31,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import knowledge
 import tickets
 from routing.models import QueueRouting
-from switchboard import cli_events, cli_telegram, db, logs
+from switchboard import cli_events, cli_kb, cli_telegram, db, logs
 from switchboard.app import (
     MigrationsPending,
     build_runtime,
@@ -126,6 +127,7 @@ async def cmd_demo(args: argparse.Namespace) -> None:
     try:
         async with db.transaction(db.session_factory(engine)) as session:
             created = await seed_demo(session, utc_now())
+            await knowledge.seed_articles(session, utc_now())
     finally:
         await engine.dispose()
     log.info("demo data %s", "created" if created else "already present (reused)")
@@ -380,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(q)
     q.set_defaults(run=cmd_token_add)
     cli_events.add_parser(sub, common)
+    cli_kb.add_parser(sub, common)
     cli_telegram.add_parser(sub, common)
     q = tsub.add_parser("list", help="a user's tokens: id, created, last used, label (no secrets)")
     q.add_argument("email")
@@ -415,6 +418,7 @@ def _explain(err: BaseException) -> str | None:
         | MigrationsPending
         | TicketError
         | cli_events.EventsError
+        | cli_kb.KbError
         | cli_telegram.TelegramCliError,
     ):
         return str(err)

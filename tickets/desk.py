@@ -9,8 +9,9 @@ dies first, the rows stay unrelayed and the relay (``switchboard.relay``) publis
 later; a consumer may then see an event twice and recognises it by ``event_id``.
 
 An ingest that lost a uniqueness race is retried once (the retry finds the twin and is a
-no-op). On PostgreSQL, ingest runs on the prepared-statement fast path
-(``tickets.ingest.pg``)."""
+no-op). Ingest runs on each database's fast path: prepared asyncpg statements on
+PostgreSQL (``tickets.ingest.pg``), one trip to aiosqlite's thread per statement on
+SQLite (``tickets.ingest.sqlite``)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from tickets.contracts import InboundMessage
 from tickets.events import Event, EventPublisher
 from tickets.ingest.pg import PgFastPath
 from tickets.ingest.policy import IngestResult, QueueChooser, ingest, ingest_with
+from tickets.ingest.sqlite import SqliteFastPath
 from tickets.ingest.store import IngestRace
 from tickets.pool import fair_turn, unavailable_when_pool_is_exhausted
 
@@ -56,9 +58,12 @@ class Desk:
         # beats SQLite's sleeping busy handler by an order of magnitude under load.
         is_sqlite = isinstance(engine, AsyncEngine) and engine.dialect.name == "sqlite"
         self._serial = asyncio.Lock() if is_sqlite else None
-        self.fast: PgFastPath | None = None
+        self.fast: PgFastPath | SqliteFastPath | None = None
         if fast_path and isinstance(engine, AsyncEngine) and engine.dialect.name == "postgresql":
             self.fast = PgFastPath(engine)  # borrows from the engine's pool: one per process
+        elif fast_path and self._serial is not None:
+            assert isinstance(engine, AsyncEngine)
+            self.fast = SqliteFastPath(engine, self._serial)  # takes the desk's turn itself
         self.sessions = sessions
         self.publisher = publisher
         self.clock = clock
