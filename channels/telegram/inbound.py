@@ -213,16 +213,13 @@ class TelegramInbound:
         await self.desk.write(work)
 
     async def _start(self, update: TgUpdate, msg: TgMessage) -> Handled:
+        """Claims the update first, then greets: a greeting is sent at most once, even to
+        concurrent re-deliveries (a lost greeting is better than two)."""
         assert msg.sender is not None
-        if self.api is not None:
-            try:
-                await self.api.send_text(msg.chat_id, greeting(msg.sender.language_code))
-            except DeliveryError as err:
-                log.warning("telegram: the /start greeting was not sent: %s", err)
 
-        async def work(session: AsyncSession, now: datetime) -> tuple[None, list[Event]]:
+        async def work(session: AsyncSession, now: datetime) -> tuple[bool, list[Event]]:
             await mark_reachable(session, Channel.TELEGRAM, str(msg.chat_id))
-            await rows.remember(
+            claimed = await rows.remember(
                 session,
                 update.update_id,
                 update.kind.value,
@@ -231,9 +228,15 @@ class TelegramInbound:
                 chat_id=msg.chat_id,
                 message_id=msg.message_id,
             )
-            return None, []
+            return claimed, []
 
-        await self.desk.write(work)
+        if not await self.desk.write(work):
+            return Handled("duplicate")
+        if self.api is not None:
+            try:
+                await self.api.send_text(msg.chat_id, greeting(msg.sender.language_code))
+            except DeliveryError as err:
+                log.warning("telegram: the /start greeting was not sent: %s", err)
         return Handled("start")
 
     async def _member(self, update: TgUpdate) -> Handled:

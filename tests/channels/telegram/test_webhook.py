@@ -233,3 +233,11 @@ async def test_an_unreachable_bot_api_neither_stops_start_up_nor_loses_updates(
     photo = await tg.post(fixture("message__photo"))
     assert photo.status == 503  # the file cannot be fetched yet: Telegram re-delivers
     assert len((await only_ticket(tg))["messages"]) == 1
+
+
+async def test_concurrent_redeliveries_of_start_greet_once(tg: Tg) -> None:
+    body = fixture("message__start")
+    responses = await asyncio.gather(*(tg.post(body) for _ in range(10)))
+    outcomes = sorted([(await r.json())["outcome"] for r in responses])
+    assert outcomes.count("start") == 1 and set(outcomes) == {"start", "duplicate"}
+    assert len(tg.bot.sent()) == 1
