@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ from switchboard.settings import Settings
 
 Common = Callable[[argparse.ArgumentParser], None]
 WEBHOOK_PATH = "/webhooks/telegram"
+SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class TelegramCliError(Exception):
@@ -69,6 +71,11 @@ async def set_webhook(settings: Settings, url: str | None = None) -> str:
         raise TelegramCliError(
             "set SWITCHBOARD_TELEGRAM_SECRET_TOKEN (1-256 of A-Z a-z 0-9 _ -) first: "
             "the webhook refuses updates without it"
+        )
+    if not SECRET_TOKEN.fullmatch(settings.telegram_secret_token):
+        raise TelegramCliError(
+            "SWITCHBOARD_TELEGRAM_SECRET_TOKEN may only hold 1-256 of A-Z a-z 0-9 _ - "
+            "(Telegram refuses anything else)"
         )
     api = _api(settings)
     try:

@@ -42,6 +42,8 @@ async def test_set_webhook_refuses_what_telegram_would_not_take(bot: FakeBotApi)
         await set_webhook(settings(bot, public_url="http://localhost:8080"))
     with pytest.raises(TelegramCliError, match="SECRET_TOKEN"):
         await set_webhook(settings(bot, telegram_secret_token=None))
+    with pytest.raises(TelegramCliError, match="A-Z a-z 0-9"):
+        await set_webhook(settings(bot, telegram_secret_token="has spaces/and:colons"))
     with pytest.raises(TelegramCliError, match="PUBLIC_URL"):
         await set_webhook(settings(bot, public_url=None))
     with pytest.raises(TelegramCliError, match="BOT_TOKEN"):
