@@ -7,8 +7,8 @@
   what keeps a retried reply from arriving twice.
 - The first part quotes the customer's latest message of the ticket (reply threading),
   once; a deleted original does not fail the send (``allow_sending_without_reply``).
-- Files attached to the reply go out with ``sendPhoto`` (JPEG and PNG) or
-  ``sendDocument``.
+- Files attached to the reply go out with ``sendPhoto`` (JPEG and PNG; a photo Telegram
+  refuses as one goes as a document) or ``sendDocument``.
 - Errors (``channels.telegram.api.failure_of``): 429 waits Telegram's ``retry_after``;
   403 means the user blocked the bot, so the identity is marked unreachable
   (``tickets.reachability``: the composer says why and nothing more is sent until they
@@ -24,9 +24,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from channels.attachments import BlobStore
 from channels.base import PermanentFailure, SendResult
 from channels.telegram import store as rows
-from channels.telegram.api import TEXT_LIMIT, Blocked, BotApi
+from channels.telegram.api import TEXT_LIMIT, Blocked, BotApi, Sent
 from channels.telegram.inbound import BLOCKED_REASON
-from tickets import Channel, DeliveryStatus, Desk, Event, OutboundMessage, parse_number
+from tickets import (
+    AttachmentRef,
+    Channel,
+    DeliveryStatus,
+    Desk,
+    Event,
+    OutboundMessage,
+    parse_number,
+)
 from tickets.reachability import mark_unreachable
 
 PHOTO_TYPES = frozenset({"image/jpeg", "image/png"})
@@ -113,13 +121,7 @@ class TelegramSender:
                 except KeyError:
                     raise PermanentFailure(f"the file {attachment.name} is gone") from None
                 quote = reply_to if not done else None
-                sent = await self.api.send_file(
-                    chat_id,
-                    data,
-                    attachment.name,
-                    photo=attachment.content_type in PHOTO_TYPES,
-                    reply_to=quote,
-                )
+                sent = await self._send_file(chat_id, data, attachment.name, attachment, quote)
                 await self._record(key, index, chat_id, sent.message_id, quote)
                 done[index] = sent.message_id
         except Blocked as err:
@@ -127,6 +129,20 @@ class TelegramSender:
             raise PermanentFailure(f"the customer {BLOCKED_REASON} ({err})") from None
         first = done[min(done)]
         return SendResult(external_id=f"{chat_id}:{first}", status=DeliveryStatus.SENT)
+
+    async def _send_file(
+        self, chat_id: int, data: bytes, name: str, attachment: AttachmentRef, quote: int | None
+    ) -> Sent:
+        """A photo Telegram refuses as a photo (too large, odd dimensions) goes out as a
+        document instead."""
+        if attachment.content_type in PHOTO_TYPES:
+            try:
+                return await self.api.send_file(chat_id, data, name, photo=True, reply_to=quote)
+            except Blocked:
+                raise
+            except PermanentFailure:
+                pass
+        return await self.api.send_file(chat_id, data, name, photo=False, reply_to=quote)
 
     async def _record(
         self, key: str, index: int, chat_id: int, message_id: int, quote: int | None

@@ -198,3 +198,17 @@ async def test_the_bot_token_never_reaches_the_log(
     written = await reply(tg, number, "您好")
     await delivery(tg, number, written["id"], "sent")
     assert caplog.records and all(token_free(r.getMessage()) for r in caplog.records)
+
+
+async def test_a_photo_telegram_refuses_goes_out_as_a_document(tg: Tg) -> None:
+    telegram = tg.api.runtime.telegram
+    assert telegram is not None and telegram.sender.blobs is not None
+    png = b"\x89PNG\r\n\x1a\n" + b"\x03" * 64
+    ref = await telegram.sender.blobs.put(png, "image/png")
+    tg.bot.fail_next("sendPhoto", 400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+    message = replace(
+        outbound("", "k-photo"), attachments=(AttachmentRef("长图.png", "image/png", 72, ref),)
+    )
+    await sender(tg).send(message)
+    [document] = [c for c in tg.bot.calls if c.method == "sendDocument"]
+    assert document.files["document"] == ("长图.png", png)
