@@ -139,6 +139,20 @@ SCHEMAS: dict[str, Any] = {
             },
             "delivery_error": NULL_STR,
             "seen_at": {"type": ["string", "null"], "format": "date-time"},
+            # Email: the threading rule that put the message on its ticket, and the mail's
+            # facts (from, to, cc, subject, noise, ...); null on other channels.
+            "thread_reason": {
+                "enum": [
+                    "in_reply_to",
+                    "references",
+                    "subject_token",
+                    "subject",
+                    "new",
+                    "follow_up",
+                    None,
+                ]
+            },
+            "email": {"type": ["object", "null"]},
         },
     },
     "Ticket": {

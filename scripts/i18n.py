@@ -37,6 +37,7 @@ DOMAINS: dict[str, list[str]] = {
         "agent_ui/web/kb/*.py",
         "agent_ui/kb_panel.py",
     ],
+    "email": ["channels/email/timeline.py"],
     "telegram": ["channels/telegram/render.py"],
 }
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "false"}

@@ -45,6 +45,8 @@ from agent_ui.web import (
     setup_web,
 )
 from channels import SenderRegistry
+from channels.email.channel import EmailChannel
+from channels.email.timeline import render_email
 from channels.telegram import TelegramChannel, make_telegram
 from channels.webchat import (
     ChatLimits,
@@ -67,6 +69,7 @@ from switchboard.charsets import install_cjk_aliases
 from switchboard.chatwait import wait_estimator
 from switchboard.clock import utc_now
 from switchboard.dispatcher import OutboxDispatcher
+from switchboard.email import make_email
 from switchboard.metrics import Metrics, check_access, start_listener
 from switchboard.ratelimit import RedisRateLimiter
 from switchboard.relay import EventRelay
@@ -106,6 +109,7 @@ class Runtime:
     redis: RedisClient | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     feed: LiveFeed | None = None
+    email: EmailChannel | None = None
     telegram: TelegramChannel | None = None
 
 
@@ -230,6 +234,9 @@ async def build_runtime(
         webchat.wait_estimator = wait_estimator(routing, settings.webchat_minutes_per_chat)
         senders = SenderRegistry()
         senders.register(webchat.sender)
+        email = make_email(settings, desk, blob_store(settings))
+        if email is not None and email.sender is not None:
+            senders.register(email.sender)
         telegram = make_telegram_channel(settings, desk)
         if telegram is not None:
             senders.register(telegram.sender)
@@ -266,6 +273,7 @@ async def build_runtime(
         relay,
         redis,
         feed=feed,
+        email=email,
         telegram=telegram,
     )
 
@@ -301,6 +309,8 @@ async def start_runtime(runtime: Runtime, *, workers: bool, timers: bool | None 
         runtime.tasks.append(asyncio.create_task(runtime.dispatcher.run(), name="outbox"))
         runtime.tasks.append(asyncio.create_task(runtime.routing.run(), name="routing"))
         runtime.tasks.append(asyncio.create_task(runtime.sla.run(), name="sla"))
+    if runtime.email is not None:
+        await runtime.email.start(workers=workers)
     log.info(
         "switchboard started: database=%s bus=%s workers=%s channels=%s",
         runtime.settings.backend,
@@ -325,6 +335,8 @@ async def stop_runtime(runtime: Runtime) -> None:
         for task in lingering:
             log.warning("task %s did not stop in time", task.get_name())
     runtime.tasks.clear()
+    if runtime.email is not None:
+        await runtime.email.stop()
     await runtime.webchat.hub.close_all()
     if runtime.telegram is not None:
         await runtime.telegram.close()
@@ -436,6 +448,7 @@ def create_app(
     app[SETTINGS] = settings
     app[PANELS] = PanelRegistry()
     app[PANELS].add_panel(suggestions_panel(app))
+    app[PANELS].add_timeline("email", render_email)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         runtime = await build_runtime(settings, clock=clock, redis_prefix=redis_prefix)

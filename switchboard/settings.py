@@ -63,6 +63,19 @@ class Settings:
     imap_password: str | None = _secret()
     imap_tls: bool = True
     support_address: str | None = None
+    # Email (channels/email): more support addresses and the queue each one feeds
+    # ("service@example.com=Repairs,orders@example.com=Orders"; the support address
+    # alone feeds the routing rules' choice), domains whose every address we receive
+    # for, the SMTP receiver's size limit, the IMAP folders to poll and where to move
+    # a message once ingested (unset: flag it \Seen), the poll interval when the server
+    # has no IDLE, and the same-subject threading window (0: off).
+    email_queues: str | None = None
+    email_domains: str | None = None
+    smtp_max_bytes: int = 25 * 1024 * 1024
+    imap_mailboxes: str = "INBOX"
+    imap_move_to: str | None = None
+    imap_poll_s: float = 60.0
+    email_subject_days: int = 7
 
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = _secret()

@@ -41,6 +41,7 @@ from tickets.conversation import (
     rate_ticket,
     ratings_since,
     staff_file,
+    staff_original,
     visitor_file,
 )
 from tickets.desk import Desk
@@ -103,6 +104,7 @@ from tickets.outbox import (
     lease_due,
     mark_failed,
     mark_sent,
+    outbound_by_external_id,
     record_delivery,
     retry_message,
 )
@@ -327,6 +329,7 @@ __all__ = [
     "normalize_phone",
     "open_conversation",
     "open_ticket_facts",
+    "outbound_by_external_id",
     "parse_id",
     "parse_number",
     "pending_events",
@@ -357,6 +360,7 @@ __all__ = [
     "staff_for_password",
     "staff_for_token",
     "staff_names",
+    "staff_original",
     "start_session",
     "storable_text",
     "ticket_detail",

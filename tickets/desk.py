@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from tickets import eventlog
 from tickets.contracts import InboundMessage
 from tickets.events import Event, EventPublisher
+from tickets.ingest.email import DEFAULT_SUBJECT_DAYS
 from tickets.ingest.pg import PgFastPath
 from tickets.ingest.policy import IngestResult, QueueChooser, ingest, ingest_with
 from tickets.ingest.sqlite import SqliteFastPath
@@ -68,6 +69,8 @@ class Desk:
         self.publisher = publisher
         self.clock = clock
         self.choose_queue = choose_queue
+        self.subject_days = DEFAULT_SUBJECT_DAYS
+        """Email's same-subject threading window in days (0: off); see ``ingest.email``."""
         self.publish_timeout_s = publish_timeout_s
         self._relayed: list[int] = []
         self._marker: asyncio.Task[None] | None = None
@@ -110,18 +113,68 @@ class Desk:
             log.info("ingest of %s/%s raced a twin; retrying", msg.channel, msg.external_id)
             return await self._ingest_once(msg)
 
+    async def ingest_many(self, msgs: Sequence[InboundMessage]) -> list[IngestResult | Exception]:
+        """Group commit: the messages in one transaction, for intake that arrives in
+        batches (an IMAP fetch, a burst at the SMTP receiver), where a commit per message
+        would cap throughput. When anything in the batch fails (a lost race, a deadlock,
+        one bad message), the batch is rolled back and each message is ingested alone;
+        the result list then holds that message's exception in its place."""
+        if len(msgs) == 1:
+            return [await self._ingest_alone(msgs[0])]
+        try:
+            results = await self._ingest_batch(msgs)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            log.info("batch of %d inbound messages fell back to one by one: %s", len(msgs), err)
+            return [await self._ingest_alone(m) for m in msgs]
+        await self._publish_committed([e for r in results for e in r.events])
+        return list(results)
+
+    async def _ingest_alone(self, msg: InboundMessage) -> IngestResult | Exception:
+        try:
+            return await self.ingest(msg)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            return err
+
+    async def _ingest_batch(self, msgs: Sequence[InboundMessage]) -> list[IngestResult]:
+        queue, days = self.choose_queue, self.subject_days
+        if self.fast is not None:
+            async with self.fast.transaction() as store:
+                return [
+                    await ingest_with(
+                        store, m, now=self.clock(), choose_queue=queue, subject_days=days
+                    )
+                    for m in msgs
+                ]
+        async with self._turn(), self.sessions() as session, session.begin():
+            return [
+                await ingest(session, m, now=self.clock(), choose_queue=queue, subject_days=days)
+                for m in msgs
+            ]
+
     async def _ingest_once(self, msg: InboundMessage) -> IngestResult:
         """Ingest writes its events into the event outbox itself (with the message, in
         one statement on PostgreSQL), so they are published here as they are."""
         if self.fast is not None:
             async with self.fast.transaction() as store:
                 result = await ingest_with(
-                    store, msg, now=self.clock(), choose_queue=self.choose_queue
+                    store,
+                    msg,
+                    now=self.clock(),
+                    choose_queue=self.choose_queue,
+                    subject_days=self.subject_days,
                 )
         else:
             async with self._turn(), self.sessions() as session, session.begin():
                 result = await ingest(
-                    session, msg, now=self.clock(), choose_queue=self.choose_queue
+                    session,
+                    msg,
+                    now=self.clock(),
+                    choose_queue=self.choose_queue,
+                    subject_days=self.subject_days,
                 )
         await self._publish_committed(result.events)
         return result

@@ -245,7 +245,25 @@ class Message(Base):
     # When the customer's chat window first showed this agent message.
     seen_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # Email: which threading rule put the message on its ticket (``in_reply_to``,
+    # ``references``, ``subject_token``, ``subject``, ``new``, ``follow_up``), and the
+    # mail's own facts (from, to, cc, subject, date, raw_ref, noise) for the timeline.
+    thread_reason: Mapped[str | None] = mapped_column(String(20))
+    email_meta: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     attachments: Mapped[list[Attachment]] = relationship(lazy="raise", order_by="Attachment.id")
+
+
+class TicketParticipant(Base):
+    """Someone besides the customer on an email ticket (CC): may write into it by replying
+    and stays on CC of the agents' replies."""
+
+    __tablename__ = "ticket_participants"
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    role: Mapped[str] = mapped_column(String(10), default="cc")
+    created_at: Mapped[datetime]
 
 
 class Attachment(Base):

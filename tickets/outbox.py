@@ -29,7 +29,7 @@ from tickets import audit, reachability
 from tickets.contracts import Channel, DeliveryStatus, Direction, OutboundMessage, ThreadHints
 from tickets.errors import Conflict, Forbidden, NotFound
 from tickets.events import DeliveryStatusChanged, Event, OutboxQueued
-from tickets.models import Message, OutboxEntry, Ticket, format_number
+from tickets.models import Message, OutboxEntry, Ticket, TicketParticipant, format_number
 from tickets.services import Written, _read_only, load_visible
 from tickets.staff import StaffUser, may_change
 
@@ -102,20 +102,11 @@ async def lease_due(
     ).all()
     out = []
     for msg, subject in found:
-        in_reply_to = None
+        thread = ThreadHints()
+        cc: tuple[str, ...] = ()
+        reply_from: str | None = None
         if msg.channel == Channel.EMAIL:
-            in_reply_to = (
-                await session.execute(
-                    select(Message.email_message_id)
-                    .where(
-                        Message.ticket_id == msg.ticket_id,
-                        Message.direction == Direction.IN.value,
-                        Message.email_message_id.is_not(None),
-                    )
-                    .order_by(Message.id.desc())
-                    .limit(1)
-                )
-            ).scalar()
+            thread, cc, reply_from = await _email_context(session, msg.ticket_id, msg.recipient)
         out.append(
             OutboundMessage(
                 message_id=msg.id,
@@ -126,15 +117,55 @@ async def lease_due(
                 html=msg.html,
                 idempotency_key=keys[msg.id],
                 subject=subject,
-                thread=ThreadHints(in_reply_to=in_reply_to),
+                thread=thread,
                 author=msg.author_name,
                 created_at=msg.created_at,
                 unreachable=await reachability.unreachable_reason(
                     session, Channel(msg.channel), msg.recipient or ""
                 ),
+                cc=cc,
+                reply_from=reply_from,
             )
         )
     return out
+
+
+async def _email_context(
+    session: AsyncSession, ticket_id: int, recipient: str | None
+) -> tuple[ThreadHints, tuple[str, ...], str | None]:
+    """A reply threads onto the customer's last mail (In-Reply-To it, References its
+    chain plus it), keeps the ticket's participants on CC, and goes out from the support
+    address that mail was sent to."""
+    last = (
+        await session.execute(
+            select(Message.email_message_id, Message.email_meta)
+            .where(
+                Message.ticket_id == ticket_id,
+                Message.direction == Direction.IN.value,
+                Message.email_message_id.is_not(None),
+            )
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+    ).first()
+    in_reply_to, meta = (last[0], last[1] or {}) if last is not None else (None, {})
+    refs = [r for r in meta.get("references", []) if isinstance(r, str)]
+    if in_reply_to:
+        refs.append(in_reply_to)
+    people = (
+        await session.execute(
+            select(TicketParticipant.address)
+            .where(TicketParticipant.ticket_id == ticket_id)
+            .order_by(TicketParticipant.created_at, TicketParticipant.address)
+        )
+    ).scalars()
+    cc = tuple(a for a in people if a != recipient)
+    reply_from = meta.get("support_address")
+    return (
+        ThreadHints(in_reply_to=in_reply_to, references=tuple(dict.fromkeys(refs[-20:]))),
+        cc,
+        reply_from if isinstance(reply_from, str) else None,
+    )
 
 
 async def _status(
@@ -242,6 +273,22 @@ async def mark_failed(
         )
     )
     return []
+
+
+async def outbound_by_external_id(
+    session: AsyncSession, channel: Channel, external_id: str
+) -> int | None:
+    """Our outbound message a provider names by its id (an email bounce quotes our
+    Message-ID): the message id, or None when it is not ours."""
+    return (
+        await session.execute(
+            select(Message.id).where(
+                Message.channel == channel.value,
+                Message.external_id == external_id,
+                Message.direction == Direction.OUT.value,
+            )
+        )
+    ).scalar()
 
 
 async def record_delivery(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import channels.email.models  # registers the email tables
 import channels.telegram.models  # noqa: F401  (registers the telegram tables)
 import knowledge.models  # noqa: F401  (registers the knowledge tables)
 import routing.models  # noqa: F401  (registers the routing tables)

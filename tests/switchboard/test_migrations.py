@@ -12,6 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
+import channels.email.models
 import channels.telegram.models  # noqa: F401
 import knowledge.models  # noqa: F401
 import routing.models  # noqa: F401

@@ -137,7 +137,13 @@ async def test_channels_keep_their_own_tickets(desk: Desk) -> None:
 
 async def test_email_is_lowercased_and_threads_by_in_reply_to(desk: Desk) -> None:
     first = await desk.ingest(
-        email("Li.Ming@Example.COM", "空调故障", "不制冷", message_id="<a1@mail>")
+        email(
+            "Li.Ming@Example.COM",
+            "空调故障",
+            "不制冷",
+            message_id="<a1@mail>",
+            cc=("Wife@Example.com",),
+        )
     )
     reply = await desk.ingest(
         email(
@@ -159,6 +165,16 @@ async def test_email_is_lowercased_and_threads_by_in_reply_to(desk: Desk) -> Non
         )
     )
     assert colleague.ticket_id == first.ticket_id
+    stranger = await desk.ingest(
+        email(
+            "stranger@example.com",
+            "Re: 空调故障",
+            "newsletter reply",
+            message_id="<a4@mail>",
+            in_reply_to="<a2@mail>",
+        )
+    )
+    assert stranger.new_ticket and stranger.ticket_id != first.ticket_id
 
 
 async def test_email_subject_number_threads_only_for_the_ticket_owner(desk: Desk) -> None:

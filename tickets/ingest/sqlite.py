@@ -32,6 +32,7 @@ from tickets.events import Event
 from tickets.identity import identity_channel
 from tickets.ingest.store import EventsFor, IngestRace, MessageRef, TicketRef
 from tickets.pool import fair_turn, unavailable_when_pool_is_exhausted
+from tickets.search.tokens import token_string
 
 FIND_CUSTOMER = (
     "SELECT c.id FROM customers c JOIN customer_identities i ON i.customer_id = c.id "
@@ -53,7 +54,24 @@ LOOKUP = (
 )
 BY_EMAIL_REFS = (
     "SELECT t.id, t.status FROM tickets t JOIN messages m ON m.ticket_id = t.id "
-    "WHERE m.email_message_id IN (SELECT value FROM json_each(?)) ORDER BY m.id DESC LIMIT 1"
+    "WHERE m.email_message_id IN (SELECT value FROM json_each(:refs)) "
+    "OR (m.channel = 'email' AND m.external_id IN (SELECT value FROM json_each(:refs))) "
+    "ORDER BY m.id DESC LIMIT 1"
+)
+BY_ID = "SELECT id, status FROM tickets WHERE id = ?"
+MAY_WRITE = (
+    "SELECT EXISTS (SELECT 1 FROM tickets WHERE id = :ticket_id AND customer_id = :customer_id) "
+    "OR EXISTS (SELECT 1 FROM ticket_participants WHERE ticket_id = :ticket_id "
+    "AND address = :address)"
+)
+OPEN_EMAIL_TICKETS = (
+    "SELECT id, status, subject FROM tickets WHERE customer_id = ? AND channel = 'email' "
+    "AND status IN ('new', 'open', 'pending', 'waiting_parts') AND updated_at >= ? "
+    "ORDER BY id DESC LIMIT 20"
+)
+ADD_PARTICIPANT = (
+    "INSERT INTO ticket_participants (ticket_id, address, role, created_at) "
+    "VALUES (?, ?, 'cc', ?) ON CONFLICT DO NOTHING"
 )
 OF_CUSTOMER = "SELECT id, status FROM tickets WHERE id = ? AND customer_id = ?"
 QUEUE_ID = "SELECT id FROM queues WHERE name = ?"
@@ -72,7 +90,8 @@ REOPEN = (
 )
 INSERT_MESSAGE = (
     "INSERT INTO messages (ticket_id, direction, channel, external_id, author_name, text, html, "
-    "email_message_id, delivery_status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "email_message_id, delivery_status, created_at, search_tokens, thread_reason, email_meta) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 INSERT_ATTACHMENT = (
     "INSERT INTO attachments (message_id, name, content_type, size, blob_ref) "
@@ -140,8 +159,32 @@ class SqliteIngestStore:
         return None, None if row[2] is None else TicketRef(row[2], row[3])
 
     async def ticket_by_email_refs(self, refs: Sequence[str]) -> TicketRef | None:
-        row = await self._first(BY_EMAIL_REFS, (json.dumps(list(refs)),))
+        row = await self._first(BY_EMAIL_REFS, {"refs": json.dumps(list(refs))})
         return None if row is None else TicketRef(row[0], row[1])
+
+    async def ticket_by_id(self, ticket_id: int) -> TicketRef | None:
+        row = await self._first(BY_ID, (ticket_id,))
+        return None if row is None else TicketRef(row[0], row[1])
+
+    async def may_write(self, ticket_id: int, customer_id: int, address: str) -> bool:
+        row = await self._first(
+            MAY_WRITE, {"ticket_id": ticket_id, "customer_id": customer_id, "address": address}
+        )
+        return bool(row[0])
+
+    async def open_email_tickets(
+        self, customer_id: int, since: datetime
+    ) -> list[tuple[int, str, str]]:
+        rows = await self.conn.execute_fetchall(
+            OPEN_EMAIL_TICKETS, (customer_id, self.encode.time(since))
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    async def add_participants(
+        self, ticket_id: int, addresses: Sequence[str], now: datetime
+    ) -> None:
+        at = self.encode.time(now)
+        await self.conn.executemany(ADD_PARTICIPANT, [(ticket_id, a, at) for a in addresses])
 
     async def ticket_of_customer(self, ticket_id: int, customer_id: int) -> TicketRef | None:
         row = await self._first(OF_CUSTOMER, (ticket_id, customer_id))
@@ -199,6 +242,11 @@ class SqliteIngestStore:
                 v["email_message_id"],
                 v["delivery_status"],
                 time(v["created_at"]),
+                token_string(v["text"] or ""),
+                v.get("thread_reason"),
+                None
+                if v.get("email_meta") is None
+                else json.dumps(v["email_meta"], ensure_ascii=False),
             ),
         )
         built = events(message_id)
