@@ -52,6 +52,7 @@ from channels import SenderRegistry
 from channels.base import DeliveryError
 from channels.email.channel import EmailChannel
 from channels.email.timeline import render_email
+from channels.telegram import TelegramChannel, make_telegram
 from channels.twilio.sdk import TwilioApi, TwilioConfig
 from channels.twilio.sms import SMS, TwilioSms, sms_routes
 from channels.twilio.voice import WEBHOOKS as VOICE_WEBHOOKS
@@ -129,6 +130,7 @@ class Runtime:
     email: EmailChannel | None = None
     erp: ErpService | None = None
     erp_http: aiohttp.ClientSession | None = None
+    telegram: TelegramChannel | None = None
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -255,6 +257,9 @@ async def build_runtime(
         email = make_email(settings, desk, blob_store(settings))
         if email is not None and email.sender is not None:
             senders.register(email.sender)
+        telegram = make_telegram_channel(settings, desk)
+        if telegram is not None:
+            senders.register(telegram.sender)
         policy = RetryPolicy(
             base_s=settings.outbox_base_delay_s,
             max_attempts=settings.outbox_max_attempts,
@@ -298,6 +303,7 @@ async def build_runtime(
         email=email,
         erp=erp,
         erp_http=erp_http,
+        telegram=telegram,
     )
 
 
@@ -350,6 +356,7 @@ async def start_runtime(runtime: Runtime, *, workers: bool, timers: bool | None 
     hand)."""
     await runtime.routing.ensure_state()
     await runtime.bus.start(consumers=workers)
+    await start_telegram(runtime, workers=workers)
     if workers if timers is None else timers:
         runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="relay"))
         runtime.tasks.append(asyncio.create_task(runtime.dispatcher.run(), name="outbox"))
@@ -377,6 +384,8 @@ async def stop_runtime(runtime: Runtime) -> None:
     runtime.relay.stop()
     if runtime.erp is not None:
         runtime.erp.stop()
+    if runtime.telegram is not None:
+        runtime.telegram.poller.stop()
     for task in runtime.tasks:
         task.cancel()
     if runtime.tasks:
@@ -389,6 +398,8 @@ async def stop_runtime(runtime: Runtime) -> None:
     await runtime.webchat.hub.close_all()
     if runtime.twilio_sms is not None:
         await runtime.twilio_sms.close()
+    if runtime.telegram is not None:
+        await runtime.telegram.close()
     await runtime.bus.stop()
     await runtime.desk.close()
     if runtime.erp_http is not None:
@@ -536,6 +547,8 @@ def create_app(
         stream.add_authenticator(session_authenticator(runtime.desk))
         app[STREAM] = stream
         runtime.bus.subscribe(stream.on_event)
+        if runtime.telegram is not None:
+            app[PANELS].add_timeline("telegram", runtime.telegram.render)
         await start_runtime(
             runtime, workers=settings.run_workers if workers is None else workers, timers=timers
         )
@@ -574,6 +587,7 @@ def create_app(
     # Twilio SMS webhooks (channels/twilio/sms.py), when the Twilio settings are complete.
     if twilio_config(settings) is not None:
         sms_routes(app)
+    app.router.add_route("POST", "/webhooks/telegram", telegram_webhook)
     return app
 
 
@@ -669,6 +683,54 @@ async def _voice_call_back(request: web.Request) -> web.Response:
         content_type="text/html",
         headers={"HX-Trigger": "ticket-timeline"},
     )
+
+
+# -- Telegram (channels/telegram) -------------------------------------------------------
+# The bot's client, webhook, sender, long polling and timeline rendering. Off without
+# SWITCHBOARD_TELEGRAM_BOT_TOKEN (one log line); the webhook refuses every request (403)
+# without SWITCHBOARD_TELEGRAM_SECRET_TOKEN.
+
+
+def make_telegram_channel(settings: Settings, desk: Desk) -> TelegramChannel | None:
+    if not settings.telegram_bot_token:
+        log.info("telegram: off (SWITCHBOARD_TELEGRAM_BOT_TOKEN is not set)")
+        return None
+    if not settings.telegram_secret_token and not settings.telegram_polling:
+        log.warning(
+            "telegram: SWITCHBOARD_TELEGRAM_SECRET_TOKEN is not set: the webhook refuses "
+            "every update (set it, or use long polling)"
+        )
+    return make_telegram(
+        desk,
+        blob_store(settings),
+        token=settings.telegram_bot_token,
+        secret_token=settings.telegram_secret_token,
+        api_base=settings.telegram_api_base,
+        max_file_bytes=settings.attachment_max_bytes,
+        timeout_s=min(10.0, settings.outbox_send_timeout_s),
+        poll_timeout_s=settings.telegram_poll_timeout_s,
+    )
+
+
+async def start_telegram(runtime: Runtime, *, workers: bool) -> None:
+    telegram = runtime.telegram
+    if telegram is None:
+        return
+    await telegram.start()
+    if workers:
+        runtime.tasks.append(asyncio.create_task(telegram.housekeeping(), name="telegram-prune"))
+    if workers and runtime.settings.telegram_polling:
+        runtime.tasks.append(asyncio.create_task(telegram.poller.run(), name="telegram-poll"))
+
+
+async def telegram_webhook(request: web.Request) -> web.StreamResponse:
+    telegram = request.app[RUNTIME].telegram
+    if telegram is None:
+        raise web.HTTPNotFound(text="the Telegram channel is not configured\n")
+    return await telegram.inbound.webhook(request)
+
+
+# -- end of Telegram --------------------------------------------------------------------
 
 
 def _lazy(pick: Callable[[web.Application], Handler]) -> Handler:
