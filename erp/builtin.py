@@ -53,6 +53,16 @@ def cents_to_price(cents: int | None) -> Decimal | None:
     return None if cents is None else Decimal(cents) / 100
 
 
+MIN_SERIES = 3
+"""A shorter model or series names too many appliances to be a lookup."""
+
+
+def _prefix(series: str) -> str:
+    """A LIKE pattern for models starting with ``series``, its wildcards escaped."""
+    escaped = series.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
 def series_of(model: str) -> str:
     """``KFR-35GW/BpTYC1`` -> ``KFR-35GW``: the model family a part list names."""
     return model.split("/", 1)[0].strip()
@@ -66,6 +76,9 @@ class BuiltinErp:
 
     async def part_availability(self, query: str) -> Part:
         return await self.desk.read(lambda s: load_part(s, query.strip()))
+
+    async def parts_for_model(self, model: str) -> tuple[Part, ...]:
+        return await self.desk.read(lambda s: load_parts_for_model(s, model.strip()))
 
     async def order_status(self, reference: str) -> OrderStatus:
         return await self.desk.read(lambda s: load_order(s, reference.strip()))
@@ -107,6 +120,8 @@ async def load_part(session: AsyncSession, query: str) -> Part:
     ).scalar_one_or_none()
     if part is None:
         series = series_of(query).upper()
+        if len(series) < MIN_SERIES:
+            raise ErpNotFound(f"no part or model {query!r}")
         candidates = (
             await session.execute(
                 select(ErpPart, ErpPartModel.model)
@@ -114,15 +129,14 @@ async def load_part(session: AsyncSession, query: str) -> Part:
                 .where(
                     or_(
                         func.upper(ErpPartModel.model) == query.upper(),
-                        func.upper(ErpPartModel.model).like(series.replace("%", "") + "%"),
+                        func.upper(ErpPartModel.model).like(_prefix(series), escape="\\"),
                     )
                 )
                 .order_by(ErpPart.part_number)
             )
         ).all()
         exact = [p for p, m in candidates if m.upper() == query.upper()]
-        fits = [p for p, m in candidates if series_of(m).upper() == series]
-        chosen = exact or fits
+        chosen = exact or [p for p, _m in candidates]
         if not chosen:
             raise ErpNotFound(f"no part or model {query!r}")
         part = chosen[0]
@@ -162,6 +176,30 @@ async def load_part(session: AsyncSession, query: str) -> Part:
         price=cents_to_price(part.price_cents),
         currency=part.currency,
     )
+
+
+MAX_MODEL_PARTS = 10
+
+
+async def load_parts_for_model(session: AsyncSession, model: str) -> tuple[Part, ...]:
+    """Every part listed for ``model`` (or, for a series such as ``KFR-35GW``, for any model
+    of it), by part number; at most ``MAX_MODEL_PARTS``."""
+    series = series_of(model).upper()
+    if len(series) < MIN_SERIES:
+        raise ErpNotFound(f"no parts listed for model {model!r}")
+    rows = (
+        await session.execute(
+            select(ErpPart.part_number, ErpPartModel.model)
+            .join(ErpPartModel, ErpPartModel.part_id == ErpPart.id)
+            .where(func.upper(ErpPartModel.model).like(_prefix(series), escape="\\"))
+            .order_by(ErpPart.part_number)
+        )
+    ).all()
+    exact = [n for n, m in rows if m.upper() == model.upper()]
+    numbers = list(dict.fromkeys(exact or [n for n, _m in rows]))[:MAX_MODEL_PARTS]
+    if not numbers:
+        raise ErpNotFound(f"no parts listed for model {model!r}")
+    return tuple([await load_part(session, n) for n in numbers])
 
 
 async def load_order(session: AsyncSession, reference: str) -> OrderStatus:

@@ -200,3 +200,11 @@ class ErpAdapter(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class ModelCatalogue(Protocol):
+    """An adapter that can list every part fitting a product model (optional: without it
+    a model finds the first fitting part through ``part_availability``)."""
+
+    async def parts_for_model(self, model: str) -> tuple[Part, ...]: ...

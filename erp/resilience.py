@@ -35,6 +35,7 @@ from erp.port import (
     ErpRejected,
     ErpTemporaryFailure,
     LookupKind,
+    ModelCatalogue,
     OrderStatus,
     Part,
     Reservation,
@@ -140,6 +141,18 @@ class ResilientErp:
 
     async def part(self, query: str) -> Answer[Part] | Unavailable:
         return await self._read(LookupKind.PART, query, self.adapter.part_availability)
+
+    async def model_parts(self, model: str) -> Answer[tuple[Part, ...]] | Unavailable:
+        """Every part fitting ``model`` (cached as stock is)."""
+        adapter = self.adapter
+        if isinstance(adapter, ModelCatalogue):
+            call: Callable[[str], Awaitable[tuple[Part, ...]]] = adapter.parts_for_model
+        else:
+
+            async def call(model: str) -> tuple[Part, ...]:
+                return (await adapter.part_availability(model),)
+
+        return await self._read(LookupKind.PART, "model:" + model, lambda _key: call(model))
 
     async def order(self, reference: str) -> Answer[OrderStatus] | Unavailable:
         return await self._read(LookupKind.ORDER, reference, self.adapter.order_status)

@@ -126,7 +126,7 @@ class ErpService:
             "order": self.erp.order,
             "serial": self.erp.warranty,
             "part": self.erp.part,
-            "model": self.erp.part,
+            "model": self.erp.model_parts,
         }[kind]
         entry: dict[str, Any] = {"kind": kind, "ref": ref}
         try:
@@ -153,6 +153,8 @@ class ErpService:
             return warranty_json(value, self.today())
         if isinstance(value, Reservation):
             return reservation_json(value)
+        if isinstance(value, tuple) and all(isinstance(p, Part) for p in value):
+            return {"parts": [part_json(p) for p in value]}
         raise TypeError(type(value).__name__)
 
     # -- the quiet sweep (self-service) ----------------------------------------------

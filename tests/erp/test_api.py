@@ -74,6 +74,8 @@ async def test_lookups_answer_in_the_documented_shapes(
     }
     assert part["price"] == 860 and part["currency"] == "CNY" and part["lead_time_days"] == 7
 
+    by_model = await api.get("/api/v1/erp/parts/KFR-35GW%2FBpTYC1")
+    assert "KFR-35GW/BpTYC1" in by_model["models"]
     order = await api.get("/api/v1/erp/orders/SO-2291")
     assert order["state"] == "shipped"
     assert order["shipments"][0]["tracking_number"] == "SF1402388625331"
@@ -147,7 +149,10 @@ async def test_findings_are_attached_after_ingest(
     assert items[("order", "SO-2291")]["data"]["state"] == "shipped"
     assert items[("serial", "SN-AC-2026-0042")]["data"]["under_warranty"] is True
     assert items[("serial", "SN-XX-0000-0000")]["status"] == "not_found"
-    assert items[("model", "KFR-35GW/BpTYC1")]["data"]["part_number"]
+    model = items[("model", "KFR-35GW/BpTYC1")]
+    assert model["data"], model
+    fitting = [p["part_number"] for p in model["data"]["parts"]]
+    assert fitting == ["CB-KFR35-02", "CP-KFR35-01", "FM-KFR35-03"]
     assert [i["kind"] for i in data["items"]] == ["order", "serial", "serial", "model"]
     assert data["available"] is True
     await api.get(f"/api/v1/erp/tickets/{number}", "agent1@example.com", status=404)

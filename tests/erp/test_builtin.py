@@ -54,12 +54,27 @@ async def test_a_model_or_its_series_finds_a_fitting_part(builtin: BuiltinErp) -
     assert "KFR-35GW/BpTYC1" in part.models
 
 
+async def test_every_part_of_a_model(builtin: BuiltinErp) -> None:
+    parts = await builtin.parts_for_model("KFR-35GW/BpTYC1")
+    assert [p.part_number for p in parts] == ["CB-KFR35-02", "CP-KFR35-01", "FM-KFR35-03"]
+    assert [p.part_number for p in await builtin.parts_for_model("XQG80")] == [
+        "CB-XQG80-03",
+        "DP-XQG80-02",
+        "DS-XQG80-01",
+    ]
+    with pytest.raises(ErpNotFound):
+        await builtin.parts_for_model("ZZ-1")
+
+
 async def test_unknown_references_are_not_found(builtin: BuiltinErp) -> None:
     for call, ref in (
         (builtin.part_availability, "XX-0"),
         (builtin.order_status, "SO-0000"),
         (builtin.warranty, "SN-NONE"),
         (builtin.part_availability, "%"),
+        (builtin.part_availability, "KF"),
+        (builtin.part_availability, "KFR_35GW"),
+        (builtin.parts_for_model, "%%%"),
     ):
         with pytest.raises(ErpNotFound):
             await call(ref)

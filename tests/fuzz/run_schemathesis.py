@@ -85,7 +85,10 @@ def add_user(email: str, role: str, url: str) -> None:
         env=env_without_switchboard(),
         timeout=60,
     ).stdout
-    args = ["user", "add", email, "--role", role, "--queue", "Repairs", "--queue", "Orders"]
+    # General too: the chat tickets seeded below land in the default queue, and supervisors
+    # see only their queues' tickets.
+    queues = ["--queue", "Repairs", "--queue", "Orders", "--queue", "General"]
+    args = ["user", "add", email, "--role", role, *queues]
     if re.search(r"--password-stdin\b", usage):
         args.append("--password-stdin")
     elif re.search(r"--password\b(?!-)", usage):
