@@ -309,14 +309,8 @@ async def _open_ticket(
             "updated_at": now,
             "last_inbound_at": now,
             "follow_up_of_id": follow_up_of,
-        }
-    )
-    await store.audit(
-        customer_id,
-        "ticket.created",
-        now,
-        ticket_id,
-        {"channel": msg.channel.value, "queue": queue_name, "follow_up_of": follow_up_of},
+        },
+        audit={"channel": msg.channel.value, "queue": queue_name, "follow_up_of": follow_up_of},
     )
     events.append(
         TicketCreated(
