@@ -36,6 +36,8 @@ class Article(Base):
     version: Mapped[int] = mapped_column(default=1)
     title_tokens: Mapped[str] = mapped_column(Text, default="")
     body_tokens: Mapped[str] = mapped_column(Text, default="")
+    # The length BM25 normalises by (``knowledge.search.document_length``).
+    search_length: Mapped[int] = mapped_column(default=0)
     helpful_yes: Mapped[int] = mapped_column(default=0)
     helpful_no: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime]

@@ -66,7 +66,6 @@ class _Row:
     locale: str
     visibility: str
     category: str
-    body: str
     title_tokens: str
     body_tokens: str
 
@@ -82,8 +81,7 @@ def _filters(locale: str | None, public_only: bool) -> tuple[str, dict[str, Any]
 
 
 _COLUMNS = (
-    "a.id, a.slug, a.title, a.locale, a.visibility, a.category, a.body, "
-    "a.title_tokens, a.body_tokens"
+    "a.id, a.slug, a.title, a.locale, a.visibility, a.category, a.title_tokens, a.body_tokens"
 )
 
 
@@ -100,11 +98,12 @@ async def _candidates(
     params["limit"] = limit
     if session.get_bind().dialect.name == "postgresql":
         params["q"] = pg_query(terms, any_term=any_term)
-        vector = ARTICLES_INDEX.pg_vector("a")
+        fts = ARTICLES_INDEX.fts_table
         sql = (
-            f"SELECT {_COLUMNS} FROM kb_articles a, to_tsquery('simple'::regconfig, :q) q "
-            f"WHERE {vector} @@ q{where} "
-            f"ORDER BY ts_rank('{{0.2, 0.2, 0.5, 1.0}}', {vector}, q, 1) DESC, a.id LIMIT :limit"
+            f"SELECT {_COLUMNS} FROM {fts} f JOIN kb_articles a ON a.id = f.id, "
+            "to_tsquery('simple'::regconfig, :q) q "
+            f"WHERE f.vector @@ q{where} "
+            "ORDER BY ts_rank('{0.2, 0.2, 0.5, 1.0}', f.vector, q, 1) DESC, a.id LIMIT :limit"
         )
     else:
         params["q"] = fts5_query(terms, any_term=any_term)
@@ -118,32 +117,61 @@ async def _candidates(
     return [_Row(*r) for r in rows.all()]
 
 
+def document_length(title_tokens: str, body_tokens: str) -> int:
+    """An article's length for BM25: its token strings' characters, the title's boosted."""
+    return int(len(title_tokens) * TITLE_BOOST) + len(body_tokens)
+
+
+_DF_CACHE: dict[tuple[Any, ...], dict[str, int]] = {}
+"""Document frequencies per state of the catalogue (its size, total length and latest
+change, per database): articles change seldom and queries repeat, so a term's count is
+read once per state of the catalogue, not once per query."""
+_DF_CACHE_STATES = 8
+
+
 async def _stats(session: AsyncSession, terms: Sequence[str]) -> tuple[int, float, dict[str, int]]:
-    """Articles in all, their mean token-string length, and each term's document count."""
-    n, total = (
+    """Articles in all, their mean length, and each term's document count."""
+    n, total, latest = (
         await session.execute(
             text(
-                "SELECT count(*), coalesce(sum(length(title_tokens) * :boost "
-                "+ length(body_tokens)), 0) FROM kb_articles"
-            ),
-            {"boost": TITLE_BOOST},
+                "SELECT count(*), coalesce(sum(search_length), 0), max(updated_at) FROM kb_articles"
+            )
         )
     ).one()
-    df: dict[str, int] = {}
+    bind = session.get_bind()
+    key = (str(getattr(bind, "url", id(bind))), int(n), int(total), str(latest))
+    cached = _DF_CACHE.get(key)
+    if cached is None:
+        while len(_DF_CACHE) >= _DF_CACHE_STATES:
+            _DF_CACHE.pop(next(iter(_DF_CACHE)))
+        cached = _DF_CACHE[key] = {}
+    missing = [t for t in terms if t not in cached]
+    if missing:
+        cached.update(await _document_counts(session, missing))
+    return int(n), (float(total) / n if n else 1.0), {t: cached.get(t, 0) for t in terms}
+
+
+async def _document_counts(session: AsyncSession, terms: Sequence[str]) -> dict[str, int]:
+    df = dict.fromkeys(terms, 0)
     if session.get_bind().dialect.name == "postgresql":
-        vector = ARTICLES_INDEX.pg_vector("a")
-        for term in terms:
-            df[term] = int(
-                (
-                    await session.execute(
-                        text(
-                            f"SELECT count(*) FROM kb_articles a WHERE {vector} "
-                            "@@ to_tsquery('simple'::regconfig, :q)"
-                        ),
-                        {"q": pg_query([term])},
-                    )
-                ).scalar_one()
+        fts = ARTICLES_INDEX.fts_table
+        counts = ", ".join(
+            f"count(*) FILTER (WHERE vector @@ to_tsquery('simple'::regconfig, :t{i}))"
+            for i in range(len(terms))
+        )
+        row = (
+            await session.execute(
+                text(
+                    f"SELECT {counts} FROM {fts} "
+                    "WHERE vector @@ to_tsquery('simple'::regconfig, :any)"
+                ),
+                {
+                    "any": pg_query(list(terms), any_term=True),
+                    **{f"t{i}": pg_query([t]) for i, t in enumerate(terms)},
+                },
             )
+        ).one()
+        df.update({t: int(c) for t, c in zip(terms, row, strict=True)})
     else:
         vocab = ARTICLES_INDEX.fts_table + "_vocab"
         rows = await session.execute(
@@ -151,7 +179,18 @@ async def _stats(session: AsyncSession, terms: Sequence[str]) -> tuple[int, floa
             {f"t{i}": t for i, t in enumerate(terms)},
         )
         df.update({str(t): int(d) for t, d in rows.all()})
-    return int(n), (float(total) / n if n else 1.0), df
+    return df
+
+
+async def _bodies(session: AsyncSession, ids: list[int]) -> dict[int, str]:
+    """The bodies of the few articles shown (for their snippets)."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        text(f"SELECT id, body FROM kb_articles WHERE id IN ({_in(len(ids))})"),
+        {f"t{i}": v for i, v in enumerate(ids)},
+    )
+    return {int(i): str(b) for i, b in rows.all()}
 
 
 def _in(count: int) -> str:
@@ -161,7 +200,7 @@ def _in(count: int) -> str:
 def _bm25(row: _Row, terms: Iterable[str], n: int, avg_len: float, df: dict[str, int]) -> float:
     title = Counter(row.title_tokens.split())
     body = Counter(row.body_tokens.split())
-    length = len(row.title_tokens) * TITLE_BOOST + len(row.body_tokens)
+    length = document_length(row.title_tokens, row.body_tokens)
     norm = K1 * (1 - B + B * length / (avg_len or 1.0))
     score = 0.0
     for term in terms:
@@ -222,6 +261,7 @@ async def search_articles(
         ),
         key=lambda pair: (-pair[0], pair[1].id),
     )[:limit]
+    bodies = await _bodies(session, [row.id for _, row in scored])
     return [
         Hit(
             id=row.id,
@@ -230,7 +270,7 @@ async def search_articles(
             locale=row.locale,
             visibility=row.visibility,
             category=row.category,
-            snippet=snippet(plain_text(row.body), terms),
+            snippet=snippet(plain_text(bodies.get(row.id, "")), terms),
             score=score,
         )
         for score, row in scored

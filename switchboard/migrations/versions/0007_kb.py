@@ -97,6 +97,7 @@ def _create_kb_tables() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("title_tokens", sa.Text(), nullable=False),
         sa.Column("body_tokens", sa.Text(), nullable=False),
+        sa.Column("search_length", sa.Integer(), nullable=False),
         sa.Column("helpful_yes", sa.Integer(), nullable=False),
         sa.Column("helpful_no", sa.Integer(), nullable=False),
         _when("created_at"),
