@@ -22,8 +22,9 @@ from knowledge.articles import (
     version,
     versions,
 )
+from knowledge.deflection import articles_for, deflection_enabled, queue_names, set_deflection
 from knowledge.demo_articles import DEMO_DIR, seed_articles
-from knowledge.models import Article, ArticleVersion, Insertion
+from knowledge.models import Article, ArticleVersion, DeflectionSetting, Insertion
 from knowledge.render import plain_text, render_markdown
 from knowledge.search import Hit, search_articles
 from knowledge.suggest import detect_models, record_insertion, reply_text, suggest, ticket_text
@@ -38,13 +39,16 @@ __all__ = [
     "ArticleInput",
     "ArticleVersion",
     "BadFile",
+    "DeflectionSetting",
     "Hit",
     "ImportReport",
     "Insertion",
     "Saved",
     "article_dict",
+    "articles_for",
     "by_slug",
     "categories",
+    "deflection_enabled",
     "detect_models",
     "export_folder",
     "import_folder",
@@ -52,6 +56,7 @@ __all__ = [
     "input_from",
     "parse_file",
     "plain_text",
+    "queue_names",
     "record_insertion",
     "render_markdown",
     "reply_text",
@@ -59,6 +64,7 @@ __all__ = [
     "save_article",
     "search_articles",
     "seed_articles",
+    "set_deflection",
     "suggest",
     "ticket_text",
     "translations",

@@ -77,3 +77,14 @@ class Insertion(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     terms: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
+
+
+class DeflectionSetting(Base):
+    """Whether a queue's new web chats (and Telegram chats) first get matching public
+    articles. No row: on."""
+
+    __tablename__ = "kb_deflection"
+    queue_id: Mapped[int] = mapped_column(
+        ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True
+    )
+    enabled: Mapped[bool] = mapped_column(default=True)

@@ -140,12 +140,21 @@ def _create_kb_tables() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_kb_insertions"),
     )
     op.create_index("ix_kb_insertions_article_id", "kb_insertions", ["article_id"])
+    op.create_table(
+        "kb_deflection",
+        sa.Column(
+            "queue_id", BigId, sa.ForeignKey("queues.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("queue_id", name="pk_kb_deflection"),
+    )
 
 
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
     for sql in ARTICLES.drop_sql(dialect):
         op.execute(sql)
+    op.drop_table("kb_deflection")
     op.drop_table("kb_insertions")
     op.drop_table("kb_article_versions")
     op.drop_table("kb_articles")
