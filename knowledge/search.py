@@ -94,13 +94,16 @@ async def _candidates(
     public_only: bool,
     limit: int,
 ) -> list[_Row]:
+    """The best ``limit`` matches by the database's own rank. The ranking query reads
+    only ids and the short filter columns; the token strings of the few candidates are
+    read after."""
     where, params = _filters(locale, public_only)
     params["limit"] = limit
     if session.get_bind().dialect.name == "postgresql":
         params["q"] = pg_query(terms, any_term=any_term)
         fts = ARTICLES_INDEX.fts_table
         sql = (
-            f"SELECT {_COLUMNS} FROM {fts} f JOIN kb_articles a ON a.id = f.id, "
+            f"SELECT a.id FROM {fts} f JOIN kb_articles a ON a.id = f.id, "
             "to_tsquery('simple'::regconfig, :q) q "
             f"WHERE f.vector @@ q{where} "
             "ORDER BY ts_rank('{0.2, 0.2, 0.5, 1.0}', f.vector, q, 1) DESC, a.id LIMIT :limit"
@@ -109,11 +112,17 @@ async def _candidates(
         params["q"] = fts5_query(terms, any_term=any_term)
         fts = ARTICLES_INDEX.fts_table
         sql = (
-            f"SELECT {_COLUMNS} FROM {fts} JOIN kb_articles a ON a.id = {fts}.rowid "
+            f"SELECT a.id FROM {fts} JOIN kb_articles a ON a.id = {fts}.rowid "
             f"WHERE {fts} MATCH :q{where} "
             f"ORDER BY bm25({fts}, {TITLE_BOOST}, 1.0), a.id LIMIT :limit"
         )
-    rows = await session.execute(text(sql), params)
+    ids = [int(r[0]) for r in (await session.execute(text(sql), params)).all()]
+    if not ids:
+        return []
+    rows = await session.execute(
+        text(f"SELECT {_COLUMNS} FROM kb_articles a WHERE a.id IN ({_in(len(ids))})"),
+        {f"t{i}": v for i, v in enumerate(ids)},
+    )
     return [_Row(*r) for r in rows.all()]
 
 

@@ -74,15 +74,22 @@ def _user(name: str) -> sa.Column[object]:
     return sa.Column(name, BigId, sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
 
 
-def _content() -> list[sa.Column[object]]:
+def _filters() -> list[sa.Column[object]]:
+    return [
+        sa.Column("locale", sa.String(10), nullable=False),
+        sa.Column("visibility", sa.String(10), nullable=False),
+        sa.Column("category", sa.String(100), nullable=False),
+        sa.Column("tags", sa.JSON(), nullable=False),
+        sa.Column("models", sa.JSON(), nullable=False),
+    ]
+
+
+def _text() -> list[sa.Column[object]]:
+    # Long text last: SQLite reads a row's columns in order, so the columns searches
+    # filter on (locale, visibility) are read without paging through the body.
     return [
         sa.Column("title", sa.String(300), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("locale", sa.String(10), nullable=False),
-        sa.Column("category", sa.String(100), nullable=False),
-        sa.Column("visibility", sa.String(10), nullable=False),
-        sa.Column("tags", sa.JSON(), nullable=False),
-        sa.Column("models", sa.JSON(), nullable=False),
     ]
 
 
@@ -91,17 +98,18 @@ def _create_kb_tables() -> None:
         "kb_articles",
         sa.Column("id", BigId, nullable=False),
         sa.Column("slug", sa.String(200), nullable=False),
+        *_filters(),
         sa.Column("translation_key", sa.String(200), nullable=False),
-        *_content(),
         _user("author_id"),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("title_tokens", sa.Text(), nullable=False),
-        sa.Column("body_tokens", sa.Text(), nullable=False),
         sa.Column("search_length", sa.Integer(), nullable=False),
         sa.Column("helpful_yes", sa.Integer(), nullable=False),
         sa.Column("helpful_no", sa.Integer(), nullable=False),
         _when("created_at"),
         _when("updated_at"),
+        *_text(),
+        sa.Column("title_tokens", sa.Text(), nullable=False),
+        sa.Column("body_tokens", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_kb_articles"),
         sa.UniqueConstraint("slug", name="uq_kb_articles_slug"),
     )
@@ -116,7 +124,8 @@ def _create_kb_tables() -> None:
             nullable=False,
         ),
         sa.Column("version", sa.Integer(), nullable=False),
-        *_content(),
+        *_filters(),
+        *_text(),
         _user("author_id"),
         _when("created_at"),
         sa.PrimaryKeyConstraint("id", name="pk_kb_article_versions"),
