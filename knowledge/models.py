@@ -88,3 +88,19 @@ class DeflectionSetting(Base):
         ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True
     )
     enabled: Mapped[bool] = mapped_column(default=True)
+
+
+class Macro(Base):
+    """A canned reply: shared by a queue (``queue_id``) or personal (``owner_id``)."""
+
+    __tablename__ = "kb_macros"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text)
+    queue_id: Mapped[int | None] = mapped_column(
+        ForeignKey("queues.id", ondelete="CASCADE"), index=True
+    )
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime]

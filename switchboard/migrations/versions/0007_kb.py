@@ -157,12 +157,25 @@ def _create_kb_tables() -> None:
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("queue_id", name="pk_kb_deflection"),
     )
+    op.create_table(
+        "kb_macros",
+        sa.Column("id", BigId, nullable=False),
+        sa.Column("name", sa.String(100), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("queue_id", BigId, sa.ForeignKey("queues.id", ondelete="CASCADE")),
+        sa.Column("owner_id", BigId, sa.ForeignKey("users.id", ondelete="CASCADE")),
+        _when("created_at"),
+        sa.PrimaryKeyConstraint("id", name="pk_kb_macros"),
+    )
+    op.create_index("ix_kb_macros_queue_id", "kb_macros", ["queue_id"])
+    op.create_index("ix_kb_macros_owner_id", "kb_macros", ["owner_id"])
 
 
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
     for sql in ARTICLES.drop_sql(dialect):
         op.execute(sql)
+    op.drop_table("kb_macros")
     op.drop_table("kb_deflection")
     op.drop_table("kb_insertions")
     op.drop_table("kb_article_versions")
