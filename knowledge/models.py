@@ -20,7 +20,10 @@ ARTICLES_INDEX = FtsIndex("kb_articles", ("title_tokens", "body_tokens"))
 
 class Article(Base):
     __tablename__ = "kb_articles"
-    __table_args__ = (Index("ix_kb_articles_translation", "translation_key", "locale"),)
+    __table_args__ = (
+        Index("ix_kb_articles_translation", "translation_key", "locale"),
+        Index("ix_kb_articles_updated_at", "updated_at"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     slug: Mapped[str] = mapped_column(String(200), unique=True)
     locale: Mapped[str] = mapped_column(String(10))

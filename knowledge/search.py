@@ -131,33 +131,43 @@ def document_length(title_tokens: str, body_tokens: str) -> int:
     return int(len(title_tokens) * TITLE_BOOST) + len(body_tokens)
 
 
-_DF_CACHE: dict[tuple[Any, ...], dict[str, int]] = {}
-"""Document frequencies per state of the catalogue (its size, total length and latest
-change, per database): articles change seldom and queries repeat, so a term's count is
-read once per state of the catalogue, not once per query."""
-_DF_CACHE_STATES = 8
+@dataclass(slots=True)
+class _Catalogue:
+    """What BM25 needs of the whole catalogue in one state: its size, total length and
+    each term's document count (read once per term)."""
+
+    n: int
+    total: int
+    df: dict[str, int]
+
+
+_STATES: dict[tuple[Any, ...], _Catalogue] = {}
+"""Per database and state of the catalogue (its size and latest change, both read
+through indexes): articles change seldom and queries repeat, so the full scan for the
+total length and the count of a term happen once per state, not once per query."""
+_MAX_STATES = 8
 
 
 async def _stats(session: AsyncSession, terms: Sequence[str]) -> tuple[int, float, dict[str, int]]:
     """Articles in all, their mean length, and each term's document count."""
-    n, total, latest = (
-        await session.execute(
-            text(
-                "SELECT count(*), coalesce(sum(search_length), 0), max(updated_at) FROM kb_articles"
-            )
-        )
+    n, latest = (
+        await session.execute(text("SELECT count(*), max(updated_at) FROM kb_articles"))
     ).one()
     bind = session.get_bind()
-    key = (str(getattr(bind, "url", id(bind))), int(n), int(total), str(latest))
-    cached = _DF_CACHE.get(key)
-    if cached is None:
-        while len(_DF_CACHE) >= _DF_CACHE_STATES:
-            _DF_CACHE.pop(next(iter(_DF_CACHE)))
-        cached = _DF_CACHE[key] = {}
-    missing = [t for t in terms if t not in cached]
+    key = (str(getattr(bind, "url", id(bind))), int(n), str(latest))
+    state = _STATES.get(key)
+    if state is None:
+        total = (
+            await session.execute(text("SELECT coalesce(sum(search_length), 0) FROM kb_articles"))
+        ).scalar_one()
+        while len(_STATES) >= _MAX_STATES:
+            _STATES.pop(next(iter(_STATES)))
+        state = _STATES[key] = _Catalogue(int(n), int(total), {})
+    missing = [t for t in terms if t not in state.df]
     if missing:
-        cached.update(await _document_counts(session, missing))
-    return int(n), (float(total) / n if n else 1.0), {t: cached.get(t, 0) for t in terms}
+        state.df.update(await _document_counts(session, missing))
+    avg = state.total / state.n if state.n else 1.0
+    return state.n, avg, {t: state.df.get(t, 0) for t in terms}
 
 
 async def _document_counts(session: AsyncSession, terms: Sequence[str]) -> dict[str, int]:

@@ -114,6 +114,7 @@ def _create_kb_tables() -> None:
         sa.UniqueConstraint("slug", name="uq_kb_articles_slug"),
     )
     op.create_index("ix_kb_articles_translation", "kb_articles", ["translation_key", "locale"])
+    op.create_index("ix_kb_articles_updated_at", "kb_articles", ["updated_at"])
     op.create_table(
         "kb_article_versions",
         sa.Column("id", BigId, nullable=False),
