@@ -10,6 +10,8 @@ import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from agent_ui.erp_schemas import ERP_SCHEMAS
+
 
 class RouteLike(Protocol):
     @property
@@ -56,7 +58,18 @@ SCHEMAS: dict[str, Any] = {
             "time_zone": NULL_STR,
         },
     },
-    "Identity": {"type": "object", "properties": {"channel": STR, "address": STR}},
+    "Identity": {
+        "type": "object",
+        "properties": {
+            "channel": STR,
+            "address": STR,
+            "verified": {"type": "boolean", "description": "false for a claim nobody checked"},
+            "unreachable": {
+                "type": ["string", "null"],
+                "description": "why nothing can be sent there (opted out, blocked), else null",
+            },
+        },
+    },
     "CustomerRef": {
         "type": "object",
         "properties": {
@@ -128,6 +141,20 @@ SCHEMAS: dict[str, Any] = {
             },
             "delivery_error": NULL_STR,
             "seen_at": {"type": ["string", "null"], "format": "date-time"},
+            # Email: the threading rule that put the message on its ticket, and the mail's
+            # facts (from, to, cc, subject, noise, ...); null on other channels.
+            "thread_reason": {
+                "enum": [
+                    "in_reply_to",
+                    "references",
+                    "subject_token",
+                    "subject",
+                    "new",
+                    "follow_up",
+                    None,
+                ]
+            },
+            "email": {"type": ["object", "null"]},
         },
     },
     "Ticket": {
@@ -169,7 +196,10 @@ SCHEMAS: dict[str, Any] = {
             _ref("Ticket"),
             {
                 "type": "object",
-                "properties": {"messages": {"type": "array", "items": _ref("Message")}},
+                "properties": {
+                    "messages": {"type": "array", "items": _ref("Message")},
+                    "erp": {"anyOf": [_ref("ErpSection"), {"type": "null"}]},
+                },
             },
         ]
     },
@@ -413,6 +443,7 @@ SCHEMAS.update(
         },
     }
 )
+SCHEMAS.update(ERP_SCHEMAS)
 
 ERRORS = {
     "400": "Bad input: malformed JSON, a wrong type, text a database cannot store",
@@ -425,6 +456,7 @@ ERRORS = {
 }
 QUERY_SCHEMAS: dict[str, dict[str, Any]] = {
     "locale": {"enum": ["zh-CN", "en"]},
+    "on": {"type": "string", "format": "date", "description": "a day, YYYY-MM-DD"},
     "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
     "status": {"type": "string", "description": "comma-separated statuses"},
     "assignee": {"type": "string", "description": "an email, `me`, or `none`/empty"},

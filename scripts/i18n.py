@@ -37,6 +37,9 @@ DOMAINS: dict[str, list[str]] = {
         "agent_ui/web/kb/*.py",
         "agent_ui/kb_panel.py",
     ],
+    "email": ["channels/email/timeline.py"],
+    "erp": ["erp/*.html", "erp/panel.py", "agent_ui/web/erp/**/*.py"],
+    "voice": ["channels/twilio/voice_ui.py"],
 }
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "false"}
 

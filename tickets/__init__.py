@@ -44,6 +44,7 @@ from tickets.conversation import (
     self_served_since,
     solve_self_served,
     staff_file,
+    staff_original,
     visitor_file,
 )
 from tickets.desk import Desk
@@ -106,9 +107,12 @@ from tickets.outbox import (
     lease_due,
     mark_failed,
     mark_sent,
+    outbound_by_external_id,
     record_delivery,
+    record_provider_status,
     retry_message,
 )
+from tickets.reachability import mark_reachable, mark_unreachable, unreachable_reason
 from tickets.reports import (
     HourlyVolume,
     ResponseBucket,
@@ -318,8 +322,10 @@ __all__ = [
     "list_view",
     "mark_events_relayed",
     "mark_failed",
+    "mark_reachable",
     "mark_seen",
     "mark_sent",
+    "mark_unreachable",
     "may_change",
     "may_see",
     "merge_customers",
@@ -331,6 +337,7 @@ __all__ = [
     "normalize_phone",
     "open_conversation",
     "open_ticket_facts",
+    "outbound_by_external_id",
     "parse_id",
     "parse_number",
     "pending_events",
@@ -345,6 +352,7 @@ __all__ = [
     "record_audit",
     "record_delivery",
     "record_events",
+    "record_provider_status",
     "register_event",
     "reply",
     "retry_dead_letter",
@@ -363,6 +371,7 @@ __all__ = [
     "staff_for_password",
     "staff_for_token",
     "staff_names",
+    "staff_original",
     "start_session",
     "storable_text",
     "ticket_detail",
@@ -370,6 +379,7 @@ __all__ = [
     "token_string",
     "touch_session",
     "unmerge_customers",
+    "unreachable_reason",
     "update_ticket",
     "user_id_by_email",
     "view_counts",

@@ -142,6 +142,10 @@ class CustomerIdentity(Base):
     # False for a claim nobody checked (an email typed into the chat): shown to agents,
     # never used to attach a conversation to whoever owns the address.
     verified: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Set when the customer cannot be reached here (opted out, blocked the bot): see
+    # tickets/reachability.py.
+    opted_out_at: Mapped[datetime | None]
+    unreachable_reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
     customer: Mapped[Customer] = relationship(lazy="raise", back_populates="identities")
 
@@ -241,7 +245,25 @@ class Message(Base):
     # When the customer's chat window first showed this agent message.
     seen_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # Email: which threading rule put the message on its ticket (``in_reply_to``,
+    # ``references``, ``subject_token``, ``subject``, ``new``, ``follow_up``), and the
+    # mail's own facts (from, to, cc, subject, date, raw_ref, noise) for the timeline.
+    thread_reason: Mapped[str | None] = mapped_column(String(20))
+    email_meta: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     attachments: Mapped[list[Attachment]] = relationship(lazy="raise", order_by="Attachment.id")
+
+
+class TicketParticipant(Base):
+    """Someone besides the customer on an email ticket (CC): may write into it by replying
+    and stays on CC of the agents' replies."""
+
+    __tablename__ = "ticket_participants"
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    role: Mapped[str] = mapped_column(String(10), default="cc")
+    created_at: Mapped[datetime]
 
 
 class Attachment(Base):

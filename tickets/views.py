@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tickets import reachability
 from tickets.errors import Invalid, NotFound
 from tickets.identity import identity_channel
 from tickets.models import (
@@ -55,6 +56,28 @@ def message_dict(msg: Message, attachments: Sequence[Attachment] = ()) -> dict[s
         "delivery_status": msg.delivery_status,
         "delivery_error": msg.delivery_error,
         "seen_at": iso(msg.seen_at),
+        "thread_reason": msg.thread_reason,
+        "email": email_facts(msg.email_meta),
+    }
+
+
+def email_facts(meta: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What an email message shows besides its text: from, to, cc, subject, date, whether
+    the original had quoted history, and ``noise`` (auto-reply, bounce) to show it
+    collapsed. ``original`` is whether the raw mail is kept (served to staff only)."""
+    if meta is None:
+        return None
+    return {
+        "from": meta.get("from"),
+        "name": meta.get("name"),
+        "to": list(meta.get("to") or []),
+        "cc": list(meta.get("cc") or []),
+        "subject": meta.get("subject"),
+        "date": meta.get("date"),
+        "support_address": meta.get("support_address"),
+        "noise": meta.get("noise"),
+        "quoted": bool(meta.get("quoted")),
+        "original": bool(meta.get("raw_ref")),
     }
 
 
@@ -67,8 +90,18 @@ async def message_detail(session: AsyncSession, message_id: int) -> dict[str, An
 
 def _identity_dict(i: CustomerIdentity) -> dict[str, Any]:
     """``verified`` is false for a claim nobody checked (an email typed into the chat):
-    agents see it, and only they merge it with the customer who owns the address."""
-    return {"channel": i.channel, "address": i.address, "verified": i.verified}
+    agents see it, and only they merge it with the customer who owns the address.
+    ``unreachable`` says why nothing can be sent there (opted out, blocked), else None."""
+    return {
+        "channel": i.channel,
+        "address": i.address,
+        "verified": i.verified,
+        "unreachable": (
+            None
+            if i.opted_out_at is None
+            else reachability.describe(i.unreachable_reason, i.opted_out_at)
+        ),
+    }
 
 
 async def _customers(session: AsyncSession, ids: set[int]) -> dict[int, dict[str, Any]]:

@@ -12,6 +12,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
+import channels.email.models
+import channels.twilio.voice_models  # noqa: F401
+import erp.models  # noqa: F401
 import knowledge.models  # noqa: F401
 import routing.models  # noqa: F401
 from switchboard import db
