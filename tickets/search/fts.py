@@ -43,20 +43,35 @@ class FtsIndex:
         parts += [f"to_tsvector('simple'::regconfig, {alias}.{c})" for c in rest]
         return "(" + " || ".join(parts) + ")"
 
+    @property
+    def has_head(self) -> bool:
+        """Whether the PostgreSQL side table also keeps the title-like column's own small
+        ``head`` vector (for ranking candidates without reading the full vectors)."""
+        return len(self.columns) > 1
+
     def create_sql(self, dialect: str) -> list[str]:
         cols = ", ".join(self.columns)
         fts = self.fts_table
         if dialect == "postgresql":
+            head_col, head_new, head_set, head_t = "", "", "", ""
+            if self.has_head:
+                first = self.columns[0]
+                head_col = ", head tsvector NOT NULL"
+                head_new = f", to_tsvector('simple'::regconfig, NEW.{first})"
+                head_set = ", head = EXCLUDED.head"
+                head_t = f", to_tsvector('simple'::regconfig, t.{first})"
+            names = "id, vector, head" if self.has_head else "id, vector"
             return [
                 f"CREATE TABLE {fts} (id BIGINT PRIMARY KEY REFERENCES {self.table}(id) "
-                "ON DELETE CASCADE, vector tsvector NOT NULL)",
+                f"ON DELETE CASCADE, vector tsvector NOT NULL{head_col})",
                 f"CREATE INDEX {fts}_vector ON {fts} USING gin (vector)",
                 f"CREATE FUNCTION {fts}_sync() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                f"INSERT INTO {fts} (id, vector) VALUES (NEW.id, {self.pg_vector('NEW')}) "
-                "ON CONFLICT (id) DO UPDATE SET vector = EXCLUDED.vector; RETURN NULL; END $$",
+                f"INSERT INTO {fts} ({names}) VALUES (NEW.id, {self.pg_vector('NEW')}{head_new}) "
+                f"ON CONFLICT (id) DO UPDATE SET vector = EXCLUDED.vector{head_set}; "
+                "RETURN NULL; END $$",
                 f"CREATE TRIGGER {fts}_sync AFTER INSERT OR UPDATE OF {cols} ON {self.table} "
                 f"FOR EACH ROW EXECUTE FUNCTION {fts}_sync()",
-                f"INSERT INTO {fts} (id, vector) SELECT t.id, {self.pg_vector('t')} "
+                f"INSERT INTO {fts} ({names}) SELECT t.id, {self.pg_vector('t')}{head_t} "
                 f"FROM {self.table} t",
             ]
         new = ", ".join(f"new.{c}" for c in self.columns)
