@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 
 import knowledge
+from agent_ui.erp_api import ERP
 from tests.agent_ui.webhelpers import sign_in
 from tests.apphelpers import Api, start_api
 from tests.conftest import Stack
+from tests.erp.apphelpers import seed_catalogue
 from tests.helpers import inbound
-from tickets import Role, StaffUser
+from tickets import Role, StaffUser, parse_number
 
 AGENT = StaffUser(7, "li@example.com", "李工", Role.AGENT, frozenset({1}))
 
@@ -86,3 +88,20 @@ async def test_personal_and_queue_macros_in_the_composer(api: Api) -> None:
     assert other.status == 404
     listing = await (await api.client.get("/agent/kb/macros")).text()
     assert "Greeting" not in listing and "Visit booked" not in listing
+
+
+async def test_order_status_from_the_erp(api: Api) -> None:
+    await seed_catalogue(api.runtime.settings.database_url)  # the builtin ERP's demo orders
+    ticket = await api.runtime.desk.ingest(inbound("+8613800138002", "我的订单 SO-2291 到哪了"))
+    app = api.client.app
+    assert app is not None
+    ticket_id = parse_number(ticket.number)
+    assert ticket_id is not None
+    # what the ERP room's background consumer does for every customer message
+    await app[ERP].examine(ticket_id, ticket.number, ticket.message_id)
+    csrf = await sign_in(api.client, "supervisor@example.com")
+    assert await add(api, csrf, "Order", "订单 {order.number}：{order.status}") == 303
+    base = f"/agent/tickets/{ticket.number}/macros"
+    (macro,) = (await (await api.client.get(base + "?q=order")).json())["macros"]
+    filled = await (await api.client.get(f"{base}/{macro['id']}")).json()
+    assert filled["text"] == "订单 SO-2291：shipped"

@@ -6,6 +6,7 @@ or ``#`` and ``/agent/tickets/{number}/macros/{id}`` for one filled in for that 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiohttp import web
@@ -14,10 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import knowledge
 import tickets
 from agent_ui.context import DESK
+from agent_ui.erp_api import ERP
 from agent_ui.http import dumps
 from agent_ui.web.config import page_user
 from agent_ui.web.render import render
 from agent_ui.web.workspace.topbar import topbar_context
+
+log = logging.getLogger(__name__)
 
 
 async def _queue_names(session: AsyncSession) -> dict[int, str]:
@@ -44,12 +48,35 @@ async def ticket_macro(request: web.Request) -> web.Response:
     if macro_id is None:
         raise tickets.NotFound("no such macro")
 
-    async def read(session: AsyncSession) -> str:
+    async def read(session: AsyncSession) -> tuple[dict[str, Any], str]:
         ticket = await tickets.ticket_detail(session, staff, number)
         macro = await knowledge.macro_for(session, staff, macro_id)
-        return knowledge.render_macro(macro.body, knowledge.placeholders(ticket, staff))
+        return ticket, macro.body
 
-    return web.json_response({"text": await request.app[DESK].read(read)}, dumps=dumps)
+    ticket, body = await request.app[DESK].read(read)
+    values = knowledge.placeholders(ticket, staff)
+    values.update(await _order_values(request, ticket["number"]))
+    return web.json_response({"text": knowledge.render_macro(body, values)}, dumps=dumps)
+
+
+async def _order_values(request: web.Request, number: str) -> dict[str, str]:
+    """``{order.number}`` and ``{order.status}`` from the ERP room's findings for the
+    ticket (the order its messages named), when the ERP is set up and knows one; else
+    the placeholders stay as written."""
+    service = request.app.get(ERP)
+    ticket_id = tickets.parse_number(number)
+    if service is None or ticket_id is None:
+        return {}
+    try:
+        found = await service.findings(ticket_id)
+    except Exception:
+        log.warning("macros: the ERP findings of %s could not be read", number, exc_info=True)
+        return {}
+    for item in found.get("items", []):
+        data = item.get("data") if isinstance(item, dict) else None
+        if item.get("kind") == "order" and isinstance(data, dict) and data.get("state"):
+            return {"order.number": str(item.get("ref", "")), "order.status": str(data["state"])}
+    return {}
 
 
 async def macros_page(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
