@@ -1,8 +1,8 @@
 """Knowledge and message search at scale, on SQLite and on PostgreSQL: 10,000 articles
 and 200,000 messages (by default), then query latency for 2-character Chinese, mixed
 Chinese/English (with a model number) and English queries, through the same service
-calls the app makes (``knowledge.search_articles``; for messages the full-text match the
-workspace's search uses, ``tickets.Matches``, newest 25), timed in process.
+calls the app makes (``knowledge.search_articles``; for messages the newest 25 matches,
+``tickets.newest_matches``), timed in process.
 
 Articles are variations of the demo catalogue (its titles, bodies, tags and models, with
 sentences of other articles and extra model numbers mixed in), messages are sentences of
@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import knowledge
@@ -240,15 +240,9 @@ async def index_mb(url: str) -> float:
 
 
 async def newest_messages(session: AsyncSession, q: str) -> list[int]:
-    """The message index on its own: the newest 25 messages matching a query (the
-    workspace's search adds its ticket filters and LIKE on subjects and names to this)."""
-    found = await session.execute(
-        select(Message.id, Message.ticket_id)
-        .where(tickets.Matches(tickets.MESSAGES, tickets.query_terms(q)))
-        .order_by(Message.id.desc())
-        .limit(25)
-    )
-    return [int(r[0]) for r in found.all()]
+    """The message index on its own: the newest 25 messages matching a query
+    (``tickets.newest_matches``)."""
+    return await tickets.newest_matches(session, tickets.MESSAGES, tickets.query_terms(q), 25)
 
 
 async def measure(url: str, samples: int, backend: str) -> list[dict[str, Any]]:

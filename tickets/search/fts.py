@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Boolean, bindparam
+from sqlalchemy import Boolean, bindparam, text
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ColumnElement
@@ -162,3 +163,24 @@ def _postgresql(element: Matches, compiler: SQLCompiler, **kw: Any) -> str:
 
 def _bind(value: str) -> Any:
     return bindparam(None, value, unique=True)
+
+
+async def newest_matches(
+    session: AsyncSession, index: FtsIndex, terms: list[str], limit: int = 25
+) -> list[int]:
+    """Ids of the newest rows matching every term, newest first, read from the index
+    alone (FTS5 walks its doclist backwards and stops at ``limit``)."""
+    if not terms:
+        return []
+    fts = index.fts_table
+    if session.get_bind().dialect.name == "postgresql":
+        sql = (
+            f"SELECT id FROM {fts} WHERE vector @@ to_tsquery('simple'::regconfig, :q) "
+            "ORDER BY id DESC LIMIT :limit"
+        )
+        query = pg_query(terms)
+    else:
+        sql = f"SELECT rowid FROM {fts} WHERE {fts} MATCH :q ORDER BY rowid DESC LIMIT :limit"
+        query = fts5_query(terms)
+    rows = await session.execute(text(sql), {"q": query, "limit": limit})
+    return [int(r[0]) for r in rows.all()]
