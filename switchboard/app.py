@@ -82,6 +82,7 @@ from switchboard.bus import Bury, EventBus, InProcessBus, RedisBus, RedisClient,
 from switchboard.charsets import install_cjk_aliases
 from switchboard.chatwait import wait_estimator
 from switchboard.clock import utc_now
+from switchboard.deflection import kb_deflector
 from switchboard.dispatcher import OutboxDispatcher
 from switchboard.email import make_email
 from switchboard.erp_setup import make_erp_service
@@ -188,6 +189,7 @@ def make_webchat(
         secure_cookie=(settings.public_url or "").startswith("https://"),
         blobs=blob_store(settings),
         max_upload=settings.attachment_max_bytes,
+        deflector=kb_deflector(desk),
     )
 
 
