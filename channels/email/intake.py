@@ -229,7 +229,7 @@ class EmailIntake:
             html=mail.html,
             attachments=attachments,
             thread=ThreadHints(
-                message_id=mail.message_id or mail.external_id,
+                message_id=mail.message_id,
                 in_reply_to=mail.in_reply_to,
                 references=references,
             ),
