@@ -183,7 +183,11 @@ SCHEMAS: dict[str, Any] = {
             _ref("Ticket"),
             {
                 "type": "object",
-                "properties": {"messages": {"type": "array", "items": _ref("Message")}},
+                "properties": {
+                    "messages": {"type": "array", "items": _ref("Message")},
+                    # Email: CC addresses that joined the ticket (kept on replies).
+                    "participants": {"type": "array", "items": STR},
+                },
             },
         ]
     },

@@ -202,6 +202,7 @@ async def test_round_trip_threads_both_ways(api: Api, sink: Sink) -> None:
     detail = await api.get(f"/api/v1/tickets/{number}")
     last = detail["messages"][-1]
     assert last["text"] == "Tomorrow is fine." and last["thread_reason"] == "references"
+    assert detail["participants"] == ["assistant@corp.example", "facilities@corp.example"]
 
 
 async def test_refused_recipient_and_dsn_bounce_mark_the_reply_failed(api: Api, sink: Sink) -> None:
