@@ -22,7 +22,7 @@ from agent_ui.api import auth_middleware
 from agent_ui.attachments import BLOBS
 from agent_ui.context import ROUTING, SENDERS
 from agent_ui.http import Handler
-from agent_ui.panels import PANELS, PanelRegistry
+from agent_ui.panels import PANELS, Panel, PanelRegistry
 from agent_ui.stream import (
     STREAM,
     FeedTap,
@@ -45,7 +45,7 @@ from agent_ui.web import (
 )
 from channels import SenderRegistry
 from channels.email.channel import EmailChannel
-from channels.email.timeline import render_email
+from channels.email.timeline import PARTICIPANTS_TITLE, render_email, render_participants
 from channels.webchat import (
     ChatLimits,
     ClientPolicy,
@@ -436,6 +436,9 @@ def create_app(
     app[SETTINGS] = settings
     app[PANELS] = PanelRegistry()
     app[PANELS].add_timeline("email", render_email)
+    app[PANELS].add_panel(
+        Panel("email-participants", PARTICIPANTS_TITLE, render_participants, order=20)
+    )
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         runtime = await build_runtime(settings, clock=clock, redis_prefix=redis_prefix)
