@@ -108,6 +108,8 @@ async def cmd_serve(args: argparse.Namespace) -> None:
 async def cmd_worker(args: argparse.Namespace) -> None:
     settings = _settings(args)
     runtime = await build_runtime(settings)
+    if runtime.email is not None:  # the SMTP receiver listens in `serve` processes only
+        runtime.email.listen = None
     await start_runtime(runtime, workers=True)
     try:
         await _until_signalled()

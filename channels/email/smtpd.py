@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Sequence
 from typing import Any
 
@@ -147,7 +148,11 @@ async def serve(
             ident="Switchboard ESMTP",
         )
 
-    server = await asyncio.get_running_loop().create_server(factory, host, port)
+    # SO_REUSEPORT: every `switchboard serve` process on a host listens on the one port,
+    # and the kernel spreads connections over them.
+    server = await asyncio.get_running_loop().create_server(
+        factory, host, port, reuse_port=port != 0 and hasattr(socket, "SO_REUSEPORT")
+    )
     return server, commit
 
 
