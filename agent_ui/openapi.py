@@ -10,6 +10,8 @@ import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from agent_ui.erp_schemas import ERP_SCHEMAS
+
 
 class RouteLike(Protocol):
     @property
@@ -56,7 +58,18 @@ SCHEMAS: dict[str, Any] = {
             "time_zone": NULL_STR,
         },
     },
-    "Identity": {"type": "object", "properties": {"channel": STR, "address": STR}},
+    "Identity": {
+        "type": "object",
+        "properties": {
+            "channel": STR,
+            "address": STR,
+            "verified": {"type": "boolean", "description": "false for a claim nobody checked"},
+            "unreachable": {
+                "type": ["string", "null"],
+                "description": "why nothing can be sent there (opted out, blocked), else null",
+            },
+        },
+    },
     "CustomerRef": {
         "type": "object",
         "properties": {
@@ -187,6 +200,7 @@ SCHEMAS: dict[str, Any] = {
                     "messages": {"type": "array", "items": _ref("Message")},
                     # Email: CC addresses that joined the ticket (kept on replies).
                     "participants": {"type": "array", "items": STR},
+                    "erp": {"anyOf": [_ref("ErpSection"), {"type": "null"}]},
                 },
             },
         ]
@@ -353,6 +367,86 @@ SCHEMAS: dict[str, Any] = {
     },
 }
 
+# -- knowledge base (agent_ui.kb_api) --
+_KB_SLUG = {"type": "string", "pattern": "^[a-z0-9](?:[a-z0-9-]{0,198}[a-z0-9])?$"}
+_KB_TITLE = {"type": "string", "minLength": 1, "maxLength": 300, "pattern": "\\S"}
+_KB_LIST = {
+    "type": "array",
+    "maxItems": 50,
+    "items": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"},
+}
+_KB_FIELDS: dict[str, Any] = {
+    "title": _KB_TITLE,
+    "body": {"type": "string", "maxLength": 200_000},
+    "locale": {"enum": ["zh-CN", "en"]},
+    "visibility": {"enum": ["internal", "public"]},
+    "category": {"type": "string", "maxLength": 100},
+    "tags": _KB_LIST,
+    "models": _KB_LIST,
+    "translation_key": _KB_SLUG,
+}
+SCHEMAS.update(
+    {
+        "KbSearch": {
+            "type": "object",
+            "required": ["results"],
+            "properties": {
+                "results": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["slug", "title", "locale", "snippet", "score"],
+                        "properties": {
+                            "slug": STR,
+                            "title": STR,
+                            "locale": STR,
+                            "visibility": STR,
+                            "snippet": {
+                                "type": "string",
+                                "description": "HTML-escaped text, hits in <mark>",
+                            },
+                            "score": {"type": "number"},
+                        },
+                    },
+                }
+            },
+        },
+        "KbArticle": {
+            "type": "object",
+            "required": ["slug", "title", "locale", "visibility", "body", "html", "version"],
+            "properties": {
+                "slug": STR,
+                "title": STR,
+                "locale": STR,
+                "visibility": STR,
+                "category": STR,
+                "tags": {"type": "array", "items": STR},
+                "models": {"type": "array", "items": STR},
+                "version": {"type": "integer"},
+                "body": {"type": "string", "description": "Markdown"},
+                "html": {"type": "string", "description": "the body rendered and sanitized"},
+                "translations": {
+                    "type": "array",
+                    "items": {"type": "object", "properties": {"slug": STR, "locale": STR}},
+                },
+                "updated_at": {"type": "string", "format": "date-time"},
+            },
+        },
+        "KbArticleNew": {
+            "type": "object",
+            "required": ["slug", "title", "locale"],
+            "additionalProperties": False,
+            "properties": {"slug": _KB_SLUG, **_KB_FIELDS},
+        },
+        "KbArticleChanges": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": _KB_FIELDS,
+        },
+    }
+)
+SCHEMAS.update(ERP_SCHEMAS)
+
 ERRORS = {
     "400": "Bad input: malformed JSON, a wrong type, text a database cannot store",
     "401": "No or unknown token",
@@ -363,6 +457,8 @@ ERRORS = {
     "503": "A dependency is busy; retry after the Retry-After seconds",
 }
 QUERY_SCHEMAS: dict[str, dict[str, Any]] = {
+    "locale": {"enum": ["zh-CN", "en"]},
+    "on": {"type": "string", "format": "date", "description": "a day, YYYY-MM-DD"},
     "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
     "status": {"type": "string", "description": "comma-separated statuses"},
     "assignee": {"type": "string", "description": "an email, `me`, or `none`/empty"},

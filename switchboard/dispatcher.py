@@ -107,7 +107,9 @@ class OutboxDispatcher:
         permanent = False
         retry_after: float | None = None
         result = None
-        if sender is None:
+        if message.unreachable is not None:
+            error, permanent = f"the customer cannot be reached: {message.unreachable}", True
+        elif sender is None:
             error, permanent = f"the {message.channel.value} channel is not configured", True
         else:
             try:

@@ -113,6 +113,9 @@ class OutboundMessage:
     thread: ThreadHints = field(default_factory=ThreadHints)
     author: str | None = None
     created_at: datetime | None = None
+    # Why the recipient cannot be reached (opted out after this was queued): the outbox
+    # fails the message with this reason instead of calling the provider.
+    unreachable: str | None = None
     # Email: the ticket's CC participants and the support address it came in on.
     cc: tuple[str, ...] = ()
     reply_from: str | None = None

@@ -9,8 +9,9 @@ dies first, the rows stay unrelayed and the relay (``switchboard.relay``) publis
 later; a consumer may then see an event twice and recognises it by ``event_id``.
 
 An ingest that lost a uniqueness race is retried once (the retry finds the twin and is a
-no-op). On PostgreSQL, ingest runs on the prepared-statement fast path
-(``tickets.ingest.pg``)."""
+no-op). Ingest runs on each database's fast path: prepared asyncpg statements on
+PostgreSQL (``tickets.ingest.pg``), one trip to aiosqlite's thread per statement on
+SQLite (``tickets.ingest.sqlite``)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from tickets.events import Event, EventPublisher
 from tickets.ingest.email import DEFAULT_SUBJECT_DAYS
 from tickets.ingest.pg import PgFastPath
 from tickets.ingest.policy import IngestResult, QueueChooser, ingest, ingest_with
+from tickets.ingest.sqlite import SqliteFastPath
 from tickets.ingest.store import IngestRace
 from tickets.pool import fair_turn, unavailable_when_pool_is_exhausted
 
@@ -37,6 +39,9 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 Work = Callable[[AsyncSession, datetime], Awaitable[tuple[T, tuple[Event, ...] | list[Event]]]]
+Then = Callable[[AsyncSession, IngestResult, datetime], Awaitable[None]]
+"""A change that belongs to an inbound message and commits with it (an SMS STOP and the
+opt-out it means); it runs only when the message is new, not for a re-delivery."""
 MARK_BATCH_DELAY_S = 0.05
 
 
@@ -57,9 +62,12 @@ class Desk:
         # beats SQLite's sleeping busy handler by an order of magnitude under load.
         is_sqlite = isinstance(engine, AsyncEngine) and engine.dialect.name == "sqlite"
         self._serial = asyncio.Lock() if is_sqlite else None
-        self.fast: PgFastPath | None = None
+        self.fast: PgFastPath | SqliteFastPath | None = None
         if fast_path and isinstance(engine, AsyncEngine) and engine.dialect.name == "postgresql":
             self.fast = PgFastPath(engine)  # borrows from the engine's pool: one per process
+        elif fast_path and self._serial is not None:
+            assert isinstance(engine, AsyncEngine)
+            self.fast = SqliteFastPath(engine, self._serial)  # takes the desk's turn itself
         self.sessions = sessions
         self.publisher = publisher
         self.clock = clock
@@ -108,12 +116,14 @@ class Desk:
         finally:
             await fair_turn()
 
-    async def ingest(self, msg: InboundMessage) -> IngestResult:
+    async def ingest(self, msg: InboundMessage, *, then: Then | None = None) -> IngestResult:
+        """``then``: a change committed in the same transaction as a new message (the
+        portable path; such messages are rare)."""
         try:
-            return await self._ingest_once(msg)
+            return await self._ingest_once(msg, then)
         except (IntegrityError, IngestRace):
             log.info("ingest of %s/%s raced a twin; retrying", msg.channel, msg.external_id)
-            return await self._ingest_once(msg)
+            return await self._ingest_once(msg, then)
 
     async def ingest_many(self, msgs: Sequence[InboundMessage]) -> list[IngestResult | Exception]:
         """Group commit: the messages in one transaction, for intake that arrives in
@@ -157,10 +167,10 @@ class Desk:
                 for m in msgs
             ]
 
-    async def _ingest_once(self, msg: InboundMessage) -> IngestResult:
+    async def _ingest_once(self, msg: InboundMessage, then: Then | None = None) -> IngestResult:
         """Ingest writes its events into the event outbox itself (with the message, in
         one statement on PostgreSQL), so they are published here as they are."""
-        if self.fast is not None:
+        if self.fast is not None and then is None:
             async with self.fast.transaction() as store:
                 result = await ingest_with(
                     store,
@@ -171,13 +181,16 @@ class Desk:
                 )
         else:
             async with self._turn(), self.sessions() as session, session.begin():
+                now = self.clock()
                 result = await ingest(
                     session,
                     msg,
-                    now=self.clock(),
+                    now=now,
                     choose_queue=self.choose_queue,
                     subject_days=self.subject_days,
                 )
+                if then is not None and not result.duplicate:
+                    await then(session, result, now)
         await self._publish_committed(result.events)
         return result
 

@@ -32,7 +32,7 @@ from datetime import datetime
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tickets import audit
+from tickets import audit, reachability
 from tickets.contracts import Actor, Channel, DeliveryStatus, Direction, Priority, TicketStatus
 from tickets.errors import Conflict, Forbidden, Invalid, NotFound
 from tickets.events import (
@@ -149,6 +149,9 @@ async def reply(
     ).scalar()
     if recipient is None:
         raise Invalid(f"the customer has no {via.value} address")
+    blocked = await reachability.unreachable_reason(session, via, recipient)
+    if blocked is not None:
+        raise Invalid(f"the customer cannot be reached on {via.value}: {blocked}")
 
     message_id = (
         await session.execute(

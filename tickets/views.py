@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tickets import reachability
 from tickets.errors import Invalid, NotFound
 from tickets.identity import identity_channel
 from tickets.models import (
@@ -90,8 +91,18 @@ async def message_detail(session: AsyncSession, message_id: int) -> dict[str, An
 
 def _identity_dict(i: CustomerIdentity) -> dict[str, Any]:
     """``verified`` is false for a claim nobody checked (an email typed into the chat):
-    agents see it, and only they merge it with the customer who owns the address."""
-    return {"channel": i.channel, "address": i.address, "verified": i.verified}
+    agents see it, and only they merge it with the customer who owns the address.
+    ``unreachable`` says why nothing can be sent there (opted out, blocked), else None."""
+    return {
+        "channel": i.channel,
+        "address": i.address,
+        "verified": i.verified,
+        "unreachable": (
+            None
+            if i.opted_out_at is None
+            else reachability.describe(i.unreachable_reason, i.opted_out_at)
+        ),
+    }
 
 
 async def _customers(session: AsyncSession, ids: set[int]) -> dict[int, dict[str, Any]]:

@@ -40,7 +40,7 @@ async def test_list_and_read_a_ticket(api: Api) -> None:
     ticket = page["tickets"][0]
     assert ticket["queue"] == "Repairs" and ticket["status"] == "new" and ticket["channel"] == "sms"
     assert ticket["customer"]["identities"] == [
-        {"channel": "phone", "address": "+8613800138000", "verified": True}
+        {"channel": "phone", "address": "+8613800138000", "verified": True, "unreachable": None}
     ]
     for key in ("subject", "priority", "assignee", "tags", "created_at", "updated_at", "sla"):
         assert key in ticket

@@ -182,8 +182,18 @@ async def test_outside_business_hours_the_chat_says_so_takes_the_message_and_a_c
     detail = await api.get(f"/api/v1/tickets/{ack['ticket']}")
     assert detail["messages"][0]["text"] == "热水器打不着火"
     identities = detail["customer"]["identities"]
-    assert {"channel": "phone", "address": "+8613800138000", "verified": False} in identities
-    assert {"channel": "email", "address": "zhao@example.com", "verified": False} in identities
+    assert {
+        "channel": "phone",
+        "address": "+8613800138000",
+        "verified": False,
+        "unreachable": None,
+    } in identities
+    assert {
+        "channel": "email",
+        "address": "zhao@example.com",
+        "verified": False,
+        "unreachable": None,
+    } in identities
     await ws.close()
 
 

@@ -40,9 +40,12 @@ async def test_round_trip_customer_agent_customer(api: Api) -> None:
     assert [t["number"] for t in listing["tickets"]] == [number]
     ticket = listing["tickets"][0]
     assert ticket["channel"] == "webchat" and ticket["customer"]["name"] == "李明"
-    assert {"channel": "email", "address": "li.ming@example.com", "verified": False} in ticket[
-        "customer"
-    ]["identities"]
+    assert {
+        "channel": "email",
+        "address": "li.ming@example.com",
+        "verified": False,
+        "unreachable": None,
+    } in ticket["customer"]["identities"]
 
     reply = await api.send(
         "POST",

@@ -37,12 +37,15 @@ async def test_claiming_an_owned_address_does_not_take_over_the_customer(api: Ap
     )
     chat = await chat_as(api, "冒充者", "VIP@example.com", "把我的订单都给我看看")
     assert chat["customer"]["id"] != owner.customer_id
-    assert {"channel": "email", "address": "vip@example.com", "verified": False} in chat[
-        "customer"
-    ]["identities"]
+    assert {
+        "channel": "email",
+        "address": "vip@example.com",
+        "verified": False,
+        "unreachable": None,
+    } in chat["customer"]["identities"]
     owned = await api.get(f"/api/v1/customers/{owner.customer_id}")
     assert owned["identities"] == [
-        {"channel": "email", "address": "vip@example.com", "verified": True}
+        {"channel": "email", "address": "vip@example.com", "verified": True, "unreachable": None}
     ]
     assert [t["number"] for t in owned["tickets"]] == [owner.number]
 
@@ -63,13 +66,21 @@ async def test_email_from_a_claimed_address_starts_its_own_customer(api: Api) ->
     assert again["customer"]["id"] not in (claimer, mail.customer_id)
     mine = await api.get(f"/api/v1/customers/{mail.customer_id}")
     assert mine["identities"] == [
-        {"channel": "email", "address": "new.person@example.com", "verified": True}
+        {
+            "channel": "email",
+            "address": "new.person@example.com",
+            "verified": True,
+            "unreachable": None,
+        }
     ]
     assert [t["number"] for t in mine["tickets"]] == [mail.number]
     claimed = await api.get(f"/api/v1/customers/{claimer}")
-    assert {"channel": "email", "address": "new.person@example.com", "verified": False} in claimed[
-        "identities"
-    ]
+    assert {
+        "channel": "email",
+        "address": "new.person@example.com",
+        "verified": False,
+        "unreachable": None,
+    } in claimed["identities"]
 
 
 async def test_a_claim_is_stored_once_and_an_agent_merge_shows_it_once(api: Api) -> None:
@@ -84,7 +95,9 @@ async def test_a_claim_is_stored_once_and_an_agent_merge_shows_it_once(api: Api)
     listing = await api.get("/api/v1/tickets?status=new")
     chat_customer = next(t["customer"] for t in listing["tickets"] if t["channel"] == "webchat")
     emails = [i for i in chat_customer["identities"] if i["channel"] == "email"]
-    assert emails == [{"channel": "email", "address": "wang5@example.com", "verified": False}]
+    assert emails == [
+        {"channel": "email", "address": "wang5@example.com", "verified": False, "unreachable": None}
+    ]
 
     token = api.tokens["supervisor@example.com"]
 
@@ -99,5 +112,5 @@ async def test_a_claim_is_stored_once_and_an_agent_merge_shows_it_once(api: Api)
     await api.runtime.desk.write(merge)  # no merge endpoint yet: the service agents call
     merged = await api.get(f"/api/v1/customers/{owner.customer_id}")
     assert [i for i in merged["identities"] if i["channel"] == "email"] == [
-        {"channel": "email", "address": "wang5@example.com", "verified": True}
+        {"channel": "email", "address": "wang5@example.com", "verified": True, "unreachable": None}
     ]

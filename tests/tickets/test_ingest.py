@@ -19,17 +19,18 @@ from tickets.events import MessageReceived, TicketCreated, TicketStatusChanged
 from tickets.models import CustomerIdentity, Message, Ticket
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "postgresql-portable"])
+@pytest.fixture(params=["sqlite", "sqlite-portable", "postgresql", "postgresql-portable"])
 async def desk(request: pytest.FixtureRequest) -> AsyncIterator[Desk]:
-    """Each test runs on SQLite, on PostgreSQL's asyncpg fast path, and on PostgreSQL
-    through the portable SQLAlchemy store, so the two stores cannot drift apart."""
-    if request.param == "sqlite":
+    """Each test runs on each database's fast path (raw aiosqlite, prepared asyncpg
+    statements) and through the portable SQLAlchemy store, so the stores cannot drift
+    apart."""
+    if request.param.startswith("sqlite"):
         url = request.getfixturevalue("sqlite_url")
     else:
         url = request.getfixturevalue("pg_database")
         await truncate_all(url)
     engine = db.create_engine(url)
-    fast = request.param == "postgresql"
+    fast = not request.param.endswith("-portable")
     desk = Desk(db.session_factory(engine), RecordingPublisher(), Clock(), fast_path=fast)
     yield desk
     await desk.close()

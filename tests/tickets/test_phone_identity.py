@@ -37,7 +37,7 @@ async def test_a_text_and_a_call_from_one_number_are_one_customer(
 
     customer = await api.get(f"/api/v1/customers/{texted.customer_id}")
     assert customer["identities"] == [
-        {"channel": "phone", "address": "+8613800138000", "verified": True}
+        {"channel": "phone", "address": "+8613800138000", "verified": True, "unreachable": None}
     ]
     for result, channel in ((texted, "sms"), (called, "voice")):
         detail = await api.get(f"/api/v1/tickets/{result.number}")

@@ -23,6 +23,7 @@ from tickets.events import Event
 from tickets.identity import identity_channel
 from tickets.ingest.store import EventsFor, IngestRace, MessageRef, TicketRef
 from tickets.pool import fair_turn, unavailable_when_pool_is_exhausted
+from tickets.search.tokens import token_string
 
 FIND_CUSTOMER = (
     "SELECT c.id FROM customer_identities i JOIN customers c ON c.id = i.customer_id "
@@ -90,18 +91,18 @@ _EVENTS_AFTER_MESSAGE = (
 )
 _MESSAGE_COLUMNS = (
     "INSERT INTO messages (ticket_id, direction, channel, external_id, author_name, text, html, "
-    "email_message_id, delivery_status, created_at, thread_reason, email_meta) "
+    "email_message_id, delivery_status, created_at, search_tokens, thread_reason, email_meta) "
 )
 INSERT_MESSAGE = (
     "WITH msg AS ("
     + _MESSAGE_COLUMNS
-    + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $15, $16::text::json) RETURNING id)"
-    + _EVENTS_AFTER_MESSAGE
+    + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $15, $16, $17::text::json) "
+    "RETURNING id)" + _EVENTS_AFTER_MESSAGE
 )
 _INSERT_IF_TOUCHED = (
     ", msg AS ("
     + _MESSAGE_COLUMNS
-    + "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $15, $16::text::json FROM touched "
+    + "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $15, $16, $17::text::json FROM touched "
     "RETURNING id)" + _EVENTS_AFTER_MESSAGE
 )
 TOUCH_AND_INSERT = (
@@ -232,6 +233,7 @@ class PgIngestStore:
             [e.type_name for e in draft],
             [text for text, _ in texts],
             [completed for _, completed in texts],
+            token_string(v["text"] or ""),
             v.get("thread_reason"),
             _json_or_none(v.get("email_meta")),
         ]

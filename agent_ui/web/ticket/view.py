@@ -40,6 +40,7 @@ class ReplyTarget:
     channel: str
     address: str
     verified: bool
+    unreachable: str | None = None
 
 
 @dataclass
@@ -74,16 +75,26 @@ def next_statuses(current: str) -> list[str]:
 
 def reply_targets(customer: dict[str, Any], reachable: set[Channel] | None) -> list[ReplyTarget]:
     """One target per channel this server can send on and the customer has an address
-    for (the address ``tickets.reply`` will use: the channel's first identity)."""
+    for (the address ``tickets.reply`` will use: the oldest verified one, else the oldest
+    claim). A target whose address cannot be reached carries the reason: the composer
+    shows it and does not offer it."""
     out: list[ReplyTarget] = []
     for channel in Channel:
         if reachable is not None and channel not in reachable:
             continue
         wanted = tickets.identity_channel(channel)
-        for ident in customer.get("identities", []):
-            if ident["channel"] == wanted:
-                out.append(ReplyTarget(channel.value, ident["address"], bool(ident["verified"])))
-                break
+        found = [i for i in customer.get("identities", []) if i["channel"] == wanted]
+        found.sort(key=lambda i: not i["verified"])
+        if found:
+            ident = found[0]
+            out.append(
+                ReplyTarget(
+                    channel.value,
+                    ident["address"],
+                    bool(ident["verified"]),
+                    ident.get("unreachable"),
+                )
+            )
     return out
 
 

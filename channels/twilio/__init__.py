@@ -1,0 +1,1 @@
+"""Twilio SMS and voice. ``sdk`` is the only module that imports the twilio package."""
