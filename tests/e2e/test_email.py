@@ -7,6 +7,7 @@ Chinese; an auto-reply on the ticket is shown collapsed."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import aiosmtplib
@@ -24,7 +25,7 @@ pytestmark = browser_mark
 
 
 async def test_hostile_html_mail_is_inert_and_the_mail_facts_show(
-    aiohttp_client: Any, stack: Stack, redis_prefix: str
+    aiohttp_client: Any, stack: Stack, redis_prefix: str, tmp_path: Path
 ) -> None:
     hits: list[str] = []
 
@@ -43,6 +44,7 @@ async def test_hostile_html_mail_is_inert_and_the_mail_facts_show(
         support_address="service@example.com",
         email_queues="service@example.com=Repairs",
         smtp_listen="127.0.0.1:0",
+        blob_dir=str(tmp_path / "blobs"),
     )
     assert api.runtime.email is not None and api.runtime.email.smtp_port
     image = f"http://127.0.0.1:{server.port}/pixel.gif"

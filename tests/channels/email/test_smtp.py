@@ -14,6 +14,7 @@ import email.policy
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import aioimaplib
@@ -70,7 +71,9 @@ async def sink() -> AsyncIterator[Sink]:
 
 
 @pytest.fixture
-async def api(aiohttp_client: Any, stack: Stack, redis_prefix: str, sink: Sink) -> Api:
+async def api(
+    aiohttp_client: Any, stack: Stack, redis_prefix: str, sink: Sink, tmp_path: Path
+) -> Api:
     return await start_api(
         aiohttp_client,
         stack,
@@ -83,6 +86,7 @@ async def api(aiohttp_client: Any, stack: Stack, redis_prefix: str, sink: Sink) 
         smtp_port=sink.port,
         smtp_tls=False,
         outbox_base_delay_s=0.05,
+        blob_dir=str(tmp_path / "blobs"),
     )
 
 
