@@ -51,7 +51,7 @@ from agent_ui.web.i18n import gettext_
 from channels import SenderRegistry
 from channels.base import DeliveryError
 from channels.email.channel import EmailChannel
-from channels.email.timeline import render_email
+from channels.email.timeline import PARTICIPANTS_TITLE, render_email, render_participants
 from channels.telegram import TelegramChannel, make_telegram
 from channels.twilio.sdk import TwilioApi, TwilioConfig
 from channels.twilio.sms import SMS, TwilioSms, sms_routes
@@ -513,6 +513,9 @@ def create_app(
     app[PANELS] = PanelRegistry()
     app[PANELS].add_panel(suggestions_panel(app))
     app[PANELS].add_timeline("email", render_email)
+    app[PANELS].add_panel(
+        Panel("email-participants", PARTICIPANTS_TITLE, render_participants, order=20)
+    )
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         runtime = await build_runtime(settings, clock=clock, redis_prefix=redis_prefix)

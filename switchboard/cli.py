@@ -113,6 +113,8 @@ async def cmd_worker(args: argparse.Namespace) -> None:
     if settings.telegram_polling and not settings.telegram_bot_token:
         raise CliError("--telegram-polling needs SWITCHBOARD_TELEGRAM_BOT_TOKEN")
     runtime = await build_runtime(settings)
+    if runtime.email is not None:  # the SMTP receiver listens in `serve` processes only
+        runtime.email.listen = None
     await start_runtime(runtime, workers=True)
     try:
         await _until_signalled()

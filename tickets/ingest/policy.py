@@ -113,6 +113,8 @@ async def ingest_with(
     channel = msg.channel.value
     address = normalize_address(msg.channel, msg.sender)
     customer_id = await store.find_customer(channel, address)
+    if customer_id is None and msg.noise:
+        customer_id = 0  # machine mail (MAILER-DAEMON, vacation notices) makes no customer
     if customer_id is None:
         created = await store.create_customer(channel, address, (msg.display_name or "")[:200], now)
         customer_id = (
