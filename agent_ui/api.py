@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import tickets
 from agent_ui.attachments import ATTACHMENT_ROUTES
 from agent_ui.context import DESK, SENDERS, STAFF_KEY, staff_of
+from agent_ui.erp_api import ERP_ROUTES, erp_section
 from agent_ui.errors import ApiError
 from agent_ui.http import (
     ApiRoute,
@@ -38,6 +39,7 @@ from agent_ui.http import (
     str_or_none,
     text_field,
 )
+from agent_ui.kb_api import KB_ROUTES
 from agent_ui.openapi import build_document
 from agent_ui.routing_api import ROUTING_ROUTES
 from agent_ui.stream import STREAM_PATH, stream_socket
@@ -70,6 +72,7 @@ async def list_tickets(request: web.Request) -> web.Response:
 async def get_ticket(request: web.Request) -> web.Response:
     staff, number = staff_of(request), request.match_info["number"]
     data = await request.app[DESK].read(lambda s: tickets.ticket_detail(s, staff, number))
+    data["erp"] = await erp_section(request, data["number"])
     return web.json_response(data, dumps=dumps)
 
 
@@ -443,7 +446,9 @@ ROUTES: list[ApiRoute] = [
         ),
     ),
     *ROUTING_ROUTES,
+    *ERP_ROUTES,
     *ATTACHMENT_ROUTES,
+    *KB_ROUTES,
     ApiRoute(
         "GET",
         STREAM_PATH,

@@ -36,11 +36,32 @@ async def get_attachment(request: web.Request) -> web.Response:
     return file_response(data, found, inline=False)
 
 
+async def get_original(request: web.Request) -> web.Response:
+    """The raw mail of an email message, as a download (``message/rfc822``)."""
+    staff = staff_of(request)
+    message_id = path_id(request, "id", "message")
+    found = await request.app[DESK].read(lambda s: tickets.staff_original(s, staff, message_id))
+    blobs = request.app.get(BLOBS)
+    if blobs is None:
+        raise ApiError(503, "unavailable", "no blob store is configured")
+    try:
+        data = await blobs.open(found.blob_ref)
+    except KeyError:
+        raise ApiError(404, "not_found", f"message {message_id} has no original") from None
+    return file_response(data, found, inline=False)
+
+
 ATTACHMENT_ROUTES = [
     ApiRoute(
         "GET",
         "/api/v1/attachments/{id}",
         get_attachment,
         op("Download an attachment of a ticket you may see", response=None),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/messages/{id}/original",
+        get_original,
+        op("Download the original mail of an email message you may see", response=None),
     ),
 ]

@@ -10,6 +10,8 @@ import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from agent_ui.erp_schemas import ERP_SCHEMAS
+
 
 class RouteLike(Protocol):
     @property
@@ -139,6 +141,20 @@ SCHEMAS: dict[str, Any] = {
             },
             "delivery_error": NULL_STR,
             "seen_at": {"type": ["string", "null"], "format": "date-time"},
+            # Email: the threading rule that put the message on its ticket, and the mail's
+            # facts (from, to, cc, subject, noise, ...); null on other channels.
+            "thread_reason": {
+                "enum": [
+                    "in_reply_to",
+                    "references",
+                    "subject_token",
+                    "subject",
+                    "new",
+                    "follow_up",
+                    None,
+                ]
+            },
+            "email": {"type": ["object", "null"]},
         },
     },
     "Ticket": {
@@ -180,7 +196,10 @@ SCHEMAS: dict[str, Any] = {
             _ref("Ticket"),
             {
                 "type": "object",
-                "properties": {"messages": {"type": "array", "items": _ref("Message")}},
+                "properties": {
+                    "messages": {"type": "array", "items": _ref("Message")},
+                    "erp": {"anyOf": [_ref("ErpSection"), {"type": "null"}]},
+                },
             },
         ]
     },
@@ -346,6 +365,86 @@ SCHEMAS: dict[str, Any] = {
     },
 }
 
+# -- knowledge base (agent_ui.kb_api) --
+_KB_SLUG = {"type": "string", "pattern": "^[a-z0-9](?:[a-z0-9-]{0,198}[a-z0-9])?$"}
+_KB_TITLE = {"type": "string", "minLength": 1, "maxLength": 300, "pattern": "\\S"}
+_KB_LIST = {
+    "type": "array",
+    "maxItems": 50,
+    "items": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"},
+}
+_KB_FIELDS: dict[str, Any] = {
+    "title": _KB_TITLE,
+    "body": {"type": "string", "maxLength": 200_000},
+    "locale": {"enum": ["zh-CN", "en"]},
+    "visibility": {"enum": ["internal", "public"]},
+    "category": {"type": "string", "maxLength": 100},
+    "tags": _KB_LIST,
+    "models": _KB_LIST,
+    "translation_key": _KB_SLUG,
+}
+SCHEMAS.update(
+    {
+        "KbSearch": {
+            "type": "object",
+            "required": ["results"],
+            "properties": {
+                "results": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["slug", "title", "locale", "snippet", "score"],
+                        "properties": {
+                            "slug": STR,
+                            "title": STR,
+                            "locale": STR,
+                            "visibility": STR,
+                            "snippet": {
+                                "type": "string",
+                                "description": "HTML-escaped text, hits in <mark>",
+                            },
+                            "score": {"type": "number"},
+                        },
+                    },
+                }
+            },
+        },
+        "KbArticle": {
+            "type": "object",
+            "required": ["slug", "title", "locale", "visibility", "body", "html", "version"],
+            "properties": {
+                "slug": STR,
+                "title": STR,
+                "locale": STR,
+                "visibility": STR,
+                "category": STR,
+                "tags": {"type": "array", "items": STR},
+                "models": {"type": "array", "items": STR},
+                "version": {"type": "integer"},
+                "body": {"type": "string", "description": "Markdown"},
+                "html": {"type": "string", "description": "the body rendered and sanitized"},
+                "translations": {
+                    "type": "array",
+                    "items": {"type": "object", "properties": {"slug": STR, "locale": STR}},
+                },
+                "updated_at": {"type": "string", "format": "date-time"},
+            },
+        },
+        "KbArticleNew": {
+            "type": "object",
+            "required": ["slug", "title", "locale"],
+            "additionalProperties": False,
+            "properties": {"slug": _KB_SLUG, **_KB_FIELDS},
+        },
+        "KbArticleChanges": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": _KB_FIELDS,
+        },
+    }
+)
+SCHEMAS.update(ERP_SCHEMAS)
+
 ERRORS = {
     "400": "Bad input: malformed JSON, a wrong type, text a database cannot store",
     "401": "No or unknown token",
@@ -356,6 +455,8 @@ ERRORS = {
     "503": "A dependency is busy; retry after the Retry-After seconds",
 }
 QUERY_SCHEMAS: dict[str, dict[str, Any]] = {
+    "locale": {"enum": ["zh-CN", "en"]},
+    "on": {"type": "string", "format": "date", "description": "a day, YYYY-MM-DD"},
     "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
     "status": {"type": "string", "description": "comma-separated statuses"},
     "assignee": {"type": "string", "description": "an email, `me`, or `none`/empty"},

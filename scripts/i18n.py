@@ -31,6 +31,14 @@ DOMAINS: dict[str, list[str]] = {
     "workspace": ["agent_ui/templates/agent/*.html", "agent_ui/web/workspace/**/*.py"],
     "ticket": ["agent_ui/templates/agent/ticket/**/*.html", "agent_ui/web/ticket/**/*.py"],
     "wallboard": ["agent_ui/templates/supervisor/**/*.html", "agent_ui/web/wallboard/**/*.py"],
+    "kb": [
+        "agent_ui/templates/help/*.html",
+        "agent_ui/templates/agent/kb/*.html",
+        "agent_ui/web/kb/*.py",
+        "agent_ui/kb_panel.py",
+    ],
+    "email": ["channels/email/timeline.py"],
+    "erp": ["erp/*.html", "erp/panel.py", "agent_ui/web/erp/**/*.py"],
     "voice": ["channels/twilio/voice_ui.py"],
 }
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "false"}

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -21,7 +22,9 @@ from agent_ui import DESK, api_routes, error_middleware
 from agent_ui.api import auth_middleware
 from agent_ui.attachments import BLOBS
 from agent_ui.context import ROUTING, SENDERS
+from agent_ui.erp_api import ERP
 from agent_ui.http import Handler
+from agent_ui.kb_panel import suggestions_panel
 from agent_ui.panels import PANELS, Panel, PanelRegistry
 from agent_ui.stream import (
     STREAM,
@@ -47,7 +50,10 @@ from agent_ui.web.config import page_user
 from agent_ui.web.i18n import gettext_
 from channels import SenderRegistry
 from channels.base import DeliveryError
+from channels.email.channel import EmailChannel
+from channels.email.timeline import render_email
 from channels.twilio.sdk import TwilioApi, TwilioConfig
+from channels.twilio.sms import SMS, TwilioSms, sms_routes
 from channels.twilio.voice import WEBHOOKS as VOICE_WEBHOOKS
 from channels.twilio.voice import Voice, VoiceOptions, parse_queue_waits
 from channels.twilio.voice_ui import PANEL_TITLE as VOICE_PANEL_TITLE
@@ -61,6 +67,9 @@ from channels.webchat import (
     Webchat,
     parse_networks,
 )
+from erp.panel import PANEL_TITLE as ERP_PANEL_TITLE
+from erp.panel import ErpPanel
+from erp.service import ErpService
 from routing.audit_trail import RoutingAudit
 from routing.engine import RoutingEngine
 from routing.redis_store import RedisStore
@@ -73,6 +82,8 @@ from switchboard.charsets import install_cjk_aliases
 from switchboard.chatwait import wait_estimator
 from switchboard.clock import utc_now
 from switchboard.dispatcher import OutboxDispatcher
+from switchboard.email import make_email
+from switchboard.erp_setup import make_erp_service
 from switchboard.metrics import Metrics, check_access, start_listener
 from switchboard.ratelimit import RedisRateLimiter
 from switchboard.relay import EventRelay
@@ -114,6 +125,10 @@ class Runtime:
     redis: RedisClient | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     feed: LiveFeed | None = None
+    twilio_sms: TwilioSms | None = None
+    email: EmailChannel | None = None
+    erp: ErpService | None = None
+    erp_http: aiohttp.ClientSession | None = None
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -237,14 +252,22 @@ async def build_runtime(
         webchat.wait_estimator = wait_estimator(routing, settings.webchat_minutes_per_chat)
         senders = SenderRegistry()
         senders.register(webchat.sender)
+        email = make_email(settings, desk, blob_store(settings))
+        if email is not None and email.sender is not None:
+            senders.register(email.sender)
         policy = RetryPolicy(
             base_s=settings.outbox_base_delay_s,
             max_attempts=settings.outbox_max_attempts,
             lease_s=settings.outbox_lease_s,
             send_timeout_s=settings.outbox_send_timeout_s,
         )
+        # Twilio SMS: its sender is registered wherever the outbox runs (serve, worker).
+        twilio_sms = make_twilio_sms(settings, desk)
+        if twilio_sms is not None:
+            senders.register(twilio_sms.sender)
         dispatcher = OutboxDispatcher(desk, senders, policy, metrics=metrics)
         relay = EventRelay(desk, published)
+        erp, erp_http = await make_erp_service(settings, desk, clock)
     except BaseException:
         await engine.dispose()
         raise
@@ -256,6 +279,7 @@ async def build_runtime(
     bus.consume("routing-audit", RoutingAudit(desk).on_event)
     bus.set_bury(dead_letter_store(desk))
     bus.subscribe(routing.events.on_config)
+    bus.consume("erp", erp.on_event)
     return Runtime(
         settings,
         engine,
@@ -270,7 +294,35 @@ async def build_runtime(
         relay,
         redis,
         feed=feed,
+        twilio_sms=twilio_sms,
+        email=email,
+        erp=erp,
+        erp_http=erp_http,
     )
+
+
+def twilio_config(settings: Settings) -> TwilioConfig | None:
+    """The Twilio account, when the settings name all of it; else None."""
+    sid, token, number = (
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        settings.twilio_number,
+    )
+    if not (sid and token and number and settings.public_url):
+        return None
+    return TwilioConfig(sid, token, number, settings.public_url, settings.twilio_api_base)
+
+
+def make_twilio_sms(settings: Settings, desk: Desk) -> TwilioSms | None:
+    config = twilio_config(settings)
+    if config is None:
+        if settings.twilio_account_sid or settings.twilio_auth_token or settings.twilio_number:
+            log.warning(
+                "Twilio SMS disabled: set SWITCHBOARD_TWILIO_ACCOUNT_SID, _TWILIO_AUTH_TOKEN, "
+                "_TWILIO_NUMBER and SWITCHBOARD_PUBLIC_URL (Twilio signs against it)"
+            )
+        return None
+    return TwilioSms(desk, TwilioApi(config), blob_store(settings), settings.attachment_max_bytes)
 
 
 def dead_letter_store(desk: Desk) -> Bury:
@@ -303,6 +355,11 @@ async def start_runtime(runtime: Runtime, *, workers: bool, timers: bool | None 
         runtime.tasks.append(asyncio.create_task(runtime.dispatcher.run(), name="outbox"))
         runtime.tasks.append(asyncio.create_task(runtime.routing.run(), name="routing"))
         runtime.tasks.append(asyncio.create_task(runtime.sla.run(), name="sla"))
+        if runtime.erp is not None:
+            quiet = timedelta(minutes=runtime.settings.erp_self_service_quiet_minutes)
+            runtime.tasks.append(asyncio.create_task(runtime.erp.run(quiet), name="erp"))
+    if runtime.email is not None:
+        await runtime.email.start(workers=workers)
     log.info(
         "switchboard started: database=%s bus=%s workers=%s channels=%s",
         runtime.settings.backend,
@@ -318,6 +375,8 @@ async def stop_runtime(runtime: Runtime) -> None:
     runtime.sla.stop()
     runtime.dispatcher.stop()
     runtime.relay.stop()
+    if runtime.erp is not None:
+        runtime.erp.stop()
     for task in runtime.tasks:
         task.cancel()
     if runtime.tasks:
@@ -325,9 +384,15 @@ async def stop_runtime(runtime: Runtime) -> None:
         for task in lingering:
             log.warning("task %s did not stop in time", task.get_name())
     runtime.tasks.clear()
+    if runtime.email is not None:
+        await runtime.email.stop()
     await runtime.webchat.hub.close_all()
+    if runtime.twilio_sms is not None:
+        await runtime.twilio_sms.close()
     await runtime.bus.stop()
     await runtime.desk.close()
+    if runtime.erp_http is not None:
+        await runtime.erp_http.close()
     if runtime.redis is not None:
         await runtime.redis.aclose()
     await runtime.engine.dispose()
@@ -433,6 +498,8 @@ def create_app(
     )
     app[SETTINGS] = settings
     app[PANELS] = PanelRegistry()
+    app[PANELS].add_panel(suggestions_panel(app))
+    app[PANELS].add_timeline("email", render_email)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         runtime = await build_runtime(settings, clock=clock, redis_prefix=redis_prefix)
@@ -440,9 +507,18 @@ def create_app(
         app[DESK] = runtime.desk
         app[ROUTING] = runtime.routing
         app[SENDERS] = runtime.senders
+        assert runtime.erp is not None
+        app[ERP] = runtime.erp
         app[WEB_CONFIG] = await make_web_config(runtime, redis_prefix)
+        app[PANELS].add_panel(
+            Panel(
+                "erp", ERP_PANEL_TITLE, ErpPanel(runtime.erp, app[WEB_CONFIG].time_zone).render, 50
+            )
+        )
         if runtime.webchat.blobs is not None:
             app[BLOBS] = runtime.webchat.blobs
+        if runtime.twilio_sms is not None:
+            app[SMS] = runtime.twilio_sms
         metrics_holder.append(runtime.metrics)
         assert runtime.feed is not None
         stream = make_stream(
@@ -494,6 +570,10 @@ def create_app(
     app.router.add_route("GET", "/chat/chat.css", _lazy(lambda a: a[RUNTIME].webchat.stylesheet))
     app.router.add_route("POST", "/chat/upload", _lazy(lambda a: a[RUNTIME].webchat.upload))
     app.router.add_route("GET", "/chat/files/{id}", _lazy(lambda a: a[RUNTIME].webchat.file))
+
+    # Twilio SMS webhooks (channels/twilio/sms.py), when the Twilio settings are complete.
+    if twilio_config(settings) is not None:
+        sms_routes(app)
     return app
 
 

@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import await_only
 
 from switchboard.settings import Settings, SettingsError
 
@@ -115,7 +116,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Straight on the aiosqlite connection: one trip to its thread, where a statement
+        # through SQLAlchemy's adapter makes three (a cursor, the execute, the close).
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        await_only(driver.execute("BEGIN IMMEDIATE"))
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:

@@ -63,6 +63,19 @@ class Settings:
     imap_password: str | None = _secret()
     imap_tls: bool = True
     support_address: str | None = None
+    # Email (channels/email): more support addresses and the queue each one feeds
+    # ("service@example.com=Repairs,orders@example.com=Orders"; the support address
+    # alone feeds the routing rules' choice), domains whose every address we receive
+    # for, the SMTP receiver's size limit, the IMAP folders to poll and where to move
+    # a message once ingested (unset: flag it \Seen), the poll interval when the server
+    # has no IDLE, and the same-subject threading window (0: off).
+    email_queues: str | None = None
+    email_domains: str | None = None
+    smtp_max_bytes: int = 25 * 1024 * 1024
+    imap_mailboxes: str = "INBOX"
+    imap_move_to: str | None = None
+    imap_poll_s: float = 60.0
+    email_subject_days: int = 7
 
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = _secret()
@@ -111,6 +124,24 @@ class Settings:
     routing_reconcile_s: float = 60.0
     presence_grace_s: float = 60.0
 
+    # ERP (erp/): the call timeout, cache times per kind, the circuit breaker, Odoo's
+    # protocol (jsonrpc: execute_kw for Odoo 14-18; json2: Odoo 19+), detection of order,
+    # serial, part and model numbers in inbound text (patterns replace the defaults), and
+    # order-status self-service per queue ("Orders=auto,Repairs=suggest"; auto, suggest, off).
+    erp_timeout_s: float = 3.0
+    erp_cache_stock_s: float = 30.0
+    erp_cache_orders_s: float = 120.0
+    erp_cache_warranty_s: float = 3600.0
+    erp_breaker_failures: int = 5
+    erp_breaker_reset_s: float = 30.0
+    erp_protocol: str | None = None
+    erp_detection: bool = True
+    erp_order_pattern: str | None = None
+    erp_serial_pattern: str | None = None
+    erp_part_pattern: str | None = None
+    erp_model_pattern: str | None = None
+    erp_self_service: str | None = None
+    erp_self_service_quiet_minutes: float = 60.0
     # Twilio Voice (channels/twilio/voice.py): how long a caller waits in the queue before
     # voicemail (per queue: "Repairs=120,Orders=300"), the hold music, and how long an
     # agent's phone rings.

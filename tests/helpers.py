@@ -38,7 +38,14 @@ def inbound(
 
 
 def email(
-    sender: str, subject: str, text: str, *, message_id: str, in_reply_to: str | None = None
+    sender: str,
+    subject: str,
+    text: str,
+    *,
+    message_id: str,
+    in_reply_to: str | None = None,
+    references: tuple[str, ...] = (),
+    **kw: Any,
 ) -> InboundMessage:
     return inbound(
         sender,
@@ -46,7 +53,8 @@ def email(
         channel=Channel.EMAIL,
         external_id=message_id,
         subject=subject,
-        thread=ThreadHints(message_id=message_id, in_reply_to=in_reply_to),
+        thread=ThreadHints(message_id=message_id, in_reply_to=in_reply_to, references=references),
+        **kw,
     )
 
 

@@ -91,6 +91,12 @@ class InboundMessage:
     claimed_email: str | None = None
     raw_ref: str | None = None
     extra: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    # Email: CC addresses (they become the ticket's participants), the queue of the
+    # support address it was sent to, and ``noise`` (``auto_reply``, ``bounce``, ...):
+    # recorded on the ticket it refers to, never opening one, never reopening one.
+    cc: tuple[str, ...] = ()
+    queue: str | None = None
+    noise: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +116,9 @@ class OutboundMessage:
     # Why the recipient cannot be reached (opted out after this was queued): the outbox
     # fails the message with this reason instead of calling the provider.
     unreachable: str | None = None
+    # Email: the ticket's CC participants and the support address it came in on.
+    cc: tuple[str, ...] = ()
+    reply_from: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -275,6 +275,24 @@ async def staff_file(session: AsyncSession, staff: StaffUser, attachment_id: int
     return _stored(row[0], row[1].id)
 
 
+async def staff_original(session: AsyncSession, staff: StaffUser, message_id: int) -> StoredFile:
+    """The original of an email (the raw mail as received) on a ticket the staff user may
+    see; ``NotFound`` otherwise, or when no original is kept."""
+    row = (
+        await session.execute(
+            select(Message.email_meta, Ticket)
+            .join(Ticket, Ticket.id == Message.ticket_id)
+            .where(Message.id == message_id)
+        )
+    ).first()
+    if row is None or not may_see(staff, row[1]):
+        raise NotFound(f"no message {message_id}")
+    ref = (row[0] or {}).get("raw_ref")
+    if not isinstance(ref, str):
+        raise NotFound(f"message {message_id} has no original")
+    return StoredFile(message_id, row[1].id, f"message-{message_id}.eml", "message/rfc822", 0, ref)
+
+
 async def message_files(session: AsyncSession, message_id: int) -> list[dict[str, Any]]:
     """The attachments of one message, in the shape of ``message_dict``'s."""
     rows = (

@@ -9,8 +9,9 @@ dies first, the rows stay unrelayed and the relay (``switchboard.relay``) publis
 later; a consumer may then see an event twice and recognises it by ``event_id``.
 
 An ingest that lost a uniqueness race is retried once (the retry finds the twin and is a
-no-op). On PostgreSQL, ingest runs on the prepared-statement fast path
-(``tickets.ingest.pg``)."""
+no-op). Ingest runs on each database's fast path: prepared asyncpg statements on
+PostgreSQL (``tickets.ingest.pg``), one trip to aiosqlite's thread per statement on
+SQLite (``tickets.ingest.sqlite``)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from tickets import eventlog
 from tickets.contracts import InboundMessage
 from tickets.events import Event, EventPublisher
+from tickets.ingest.email import DEFAULT_SUBJECT_DAYS
 from tickets.ingest.pg import PgFastPath
 from tickets.ingest.policy import IngestResult, QueueChooser, ingest, ingest_with
+from tickets.ingest.sqlite import SqliteFastPath
 from tickets.ingest.store import IngestRace
 from tickets.pool import fair_turn, unavailable_when_pool_is_exhausted
 
@@ -36,6 +39,9 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 Work = Callable[[AsyncSession, datetime], Awaitable[tuple[T, tuple[Event, ...] | list[Event]]]]
+Then = Callable[[AsyncSession, IngestResult, datetime], Awaitable[None]]
+"""A change that belongs to an inbound message and commits with it (an SMS STOP and the
+opt-out it means); it runs only when the message is new, not for a re-delivery."""
 MARK_BATCH_DELAY_S = 0.05
 
 
@@ -56,13 +62,18 @@ class Desk:
         # beats SQLite's sleeping busy handler by an order of magnitude under load.
         is_sqlite = isinstance(engine, AsyncEngine) and engine.dialect.name == "sqlite"
         self._serial = asyncio.Lock() if is_sqlite else None
-        self.fast: PgFastPath | None = None
+        self.fast: PgFastPath | SqliteFastPath | None = None
         if fast_path and isinstance(engine, AsyncEngine) and engine.dialect.name == "postgresql":
             self.fast = PgFastPath(engine)  # borrows from the engine's pool: one per process
+        elif fast_path and self._serial is not None:
+            assert isinstance(engine, AsyncEngine)
+            self.fast = SqliteFastPath(engine, self._serial)  # takes the desk's turn itself
         self.sessions = sessions
         self.publisher = publisher
         self.clock = clock
         self.choose_queue = choose_queue
+        self.subject_days = DEFAULT_SUBJECT_DAYS
+        """Email's same-subject threading window in days (0: off); see ``ingest.email``."""
         self.publish_timeout_s = publish_timeout_s
         self._relayed: list[int] = []
         self._marker: asyncio.Task[None] | None = None
@@ -98,26 +109,81 @@ class Desk:
         finally:
             await fair_turn()
 
-    async def ingest(self, msg: InboundMessage) -> IngestResult:
+    async def ingest(self, msg: InboundMessage, *, then: Then | None = None) -> IngestResult:
+        """``then``: a change committed in the same transaction as a new message (the
+        portable path; such messages are rare)."""
         try:
-            return await self._ingest_once(msg)
+            return await self._ingest_once(msg, then)
         except (IntegrityError, IngestRace):
             log.info("ingest of %s/%s raced a twin; retrying", msg.channel, msg.external_id)
-            return await self._ingest_once(msg)
+            return await self._ingest_once(msg, then)
 
-    async def _ingest_once(self, msg: InboundMessage) -> IngestResult:
-        """Ingest writes its events into the event outbox itself (with the message, in
-        one statement on PostgreSQL), so they are published here as they are."""
+    async def ingest_many(self, msgs: Sequence[InboundMessage]) -> list[IngestResult | Exception]:
+        """Group commit: the messages in one transaction, for intake that arrives in
+        batches (an IMAP fetch, a burst at the SMTP receiver), where a commit per message
+        would cap throughput. When anything in the batch fails (a lost race, a deadlock,
+        one bad message), the batch is rolled back and each message is ingested alone;
+        the result list then holds that message's exception in its place."""
+        if len(msgs) == 1:
+            return [await self._ingest_alone(msgs[0])]
+        try:
+            results = await self._ingest_batch(msgs)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            log.info("batch of %d inbound messages fell back to one by one: %s", len(msgs), err)
+            return [await self._ingest_alone(m) for m in msgs]
+        await self._publish_committed([e for r in results for e in r.events])
+        return list(results)
+
+    async def _ingest_alone(self, msg: InboundMessage) -> IngestResult | Exception:
+        try:
+            return await self.ingest(msg)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            return err
+
+    async def _ingest_batch(self, msgs: Sequence[InboundMessage]) -> list[IngestResult]:
+        queue, days = self.choose_queue, self.subject_days
         if self.fast is not None:
             async with self.fast.transaction() as store:
+                return [
+                    await ingest_with(
+                        store, m, now=self.clock(), choose_queue=queue, subject_days=days
+                    )
+                    for m in msgs
+                ]
+        async with self._turn(), self.sessions() as session, session.begin():
+            return [
+                await ingest(session, m, now=self.clock(), choose_queue=queue, subject_days=days)
+                for m in msgs
+            ]
+
+    async def _ingest_once(self, msg: InboundMessage, then: Then | None = None) -> IngestResult:
+        """Ingest writes its events into the event outbox itself (with the message, in
+        one statement on PostgreSQL), so they are published here as they are."""
+        if self.fast is not None and then is None:
+            async with self.fast.transaction() as store:
                 result = await ingest_with(
-                    store, msg, now=self.clock(), choose_queue=self.choose_queue
+                    store,
+                    msg,
+                    now=self.clock(),
+                    choose_queue=self.choose_queue,
+                    subject_days=self.subject_days,
                 )
         else:
             async with self._turn(), self.sessions() as session, session.begin():
+                now = self.clock()
                 result = await ingest(
-                    session, msg, now=self.clock(), choose_queue=self.choose_queue
+                    session,
+                    msg,
+                    now=now,
+                    choose_queue=self.choose_queue,
+                    subject_days=self.subject_days,
                 )
+                if then is not None and not result.duplicate:
+                    await then(session, result, now)
         await self._publish_committed(result.events)
         return result
 

@@ -25,6 +25,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from tickets.search.tokens import token_string
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -213,6 +215,10 @@ class TicketTag(Base):
     tag: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
 
 
+def _search_tokens(context: Any) -> str:
+    return token_string(context.get_current_parameters().get("text") or "")
+
+
 class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
@@ -229,6 +235,9 @@ class Message(Base):
     author_name: Mapped[str] = mapped_column(String(200), default="")
     recipient: Mapped[str | None] = mapped_column(String(320))
     text: Mapped[str] = mapped_column(Text, default="")
+    # The text as search tokens (tickets.search), indexed by the full-text index; filled
+    # from ``text`` on every insert, ORM or Core, unless given.
+    search_tokens: Mapped[str] = mapped_column(Text, default=_search_tokens, server_default="")
     html: Mapped[str | None] = mapped_column(Text)
     email_message_id: Mapped[str | None] = mapped_column(String(500), index=True)
     delivery_status: Mapped[str | None] = mapped_column(String(20))
@@ -236,7 +245,25 @@ class Message(Base):
     # When the customer's chat window first showed this agent message.
     seen_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # Email: which threading rule put the message on its ticket (``in_reply_to``,
+    # ``references``, ``subject_token``, ``subject``, ``new``, ``follow_up``), and the
+    # mail's own facts (from, to, cc, subject, date, raw_ref, noise) for the timeline.
+    thread_reason: Mapped[str | None] = mapped_column(String(20))
+    email_meta: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     attachments: Mapped[list[Attachment]] = relationship(lazy="raise", order_by="Attachment.id")
+
+
+class TicketParticipant(Base):
+    """Someone besides the customer on an email ticket (CC): may write into it by replying
+    and stays on CC of the agents' replies."""
+
+    __tablename__ = "ticket_participants"
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    role: Mapped[str] = mapped_column(String(10), default="cc")
+    created_at: Mapped[datetime]
 
 
 class Attachment(Base):

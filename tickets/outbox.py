@@ -29,7 +29,7 @@ from tickets import audit, reachability
 from tickets.contracts import Channel, DeliveryStatus, Direction, OutboundMessage, ThreadHints
 from tickets.errors import Conflict, Forbidden, NotFound
 from tickets.events import DeliveryStatusChanged, Event, OutboxQueued
-from tickets.models import Message, OutboxEntry, Ticket, format_number
+from tickets.models import Message, OutboxEntry, Ticket, TicketParticipant, format_number
 from tickets.services import Written, _read_only, load_visible
 from tickets.staff import StaffUser, may_change
 
@@ -102,20 +102,11 @@ async def lease_due(
     ).all()
     out = []
     for msg, subject in found:
-        in_reply_to = None
+        thread = ThreadHints()
+        cc: tuple[str, ...] = ()
+        reply_from: str | None = None
         if msg.channel == Channel.EMAIL:
-            in_reply_to = (
-                await session.execute(
-                    select(Message.email_message_id)
-                    .where(
-                        Message.ticket_id == msg.ticket_id,
-                        Message.direction == Direction.IN.value,
-                        Message.email_message_id.is_not(None),
-                    )
-                    .order_by(Message.id.desc())
-                    .limit(1)
-                )
-            ).scalar()
+            thread, cc, reply_from = await _email_context(session, msg.ticket_id, msg.recipient)
         out.append(
             OutboundMessage(
                 message_id=msg.id,
@@ -126,15 +117,55 @@ async def lease_due(
                 html=msg.html,
                 idempotency_key=keys[msg.id],
                 subject=subject,
-                thread=ThreadHints(in_reply_to=in_reply_to),
+                thread=thread,
                 author=msg.author_name,
                 created_at=msg.created_at,
                 unreachable=await reachability.unreachable_reason(
                     session, Channel(msg.channel), msg.recipient or ""
                 ),
+                cc=cc,
+                reply_from=reply_from,
             )
         )
     return out
+
+
+async def _email_context(
+    session: AsyncSession, ticket_id: int, recipient: str | None
+) -> tuple[ThreadHints, tuple[str, ...], str | None]:
+    """A reply threads onto the customer's last mail (In-Reply-To it, References its
+    chain plus it), keeps the ticket's participants on CC, and goes out from the support
+    address that mail was sent to."""
+    last = (
+        await session.execute(
+            select(Message.email_message_id, Message.email_meta)
+            .where(
+                Message.ticket_id == ticket_id,
+                Message.direction == Direction.IN.value,
+                Message.email_message_id.is_not(None),
+            )
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+    ).first()
+    in_reply_to, meta = (last[0], last[1] or {}) if last is not None else (None, {})
+    refs = [r for r in meta.get("references", []) if isinstance(r, str)]
+    if in_reply_to:
+        refs.append(in_reply_to)
+    people = (
+        await session.execute(
+            select(TicketParticipant.address)
+            .where(TicketParticipant.ticket_id == ticket_id)
+            .order_by(TicketParticipant.created_at, TicketParticipant.address)
+        )
+    ).scalars()
+    cc = tuple(a for a in people if a != recipient)
+    reply_from = meta.get("support_address")
+    return (
+        ThreadHints(in_reply_to=in_reply_to, references=tuple(dict.fromkeys(refs[-20:]))),
+        cc,
+        reply_from if isinstance(reply_from, str) else None,
+    )
 
 
 async def _status(
@@ -149,8 +180,13 @@ async def _status(
         values["external_id"] = external_id
     stmt = update(Message).where(Message.id == message_id)
     if status is DeliveryStatus.SENT:
-        # A fast receipt ("delivered") may land before the sender's own "sent": keep it.
-        stmt = stmt.where(Message.delivery_status != DeliveryStatus.DELIVERED.value)
+        # A fast receipt (delivered, or the provider's own failure report) may land
+        # before the sender's own "sent": keep it.
+        stmt = stmt.where(
+            Message.delivery_status.not_in(
+                [DeliveryStatus.DELIVERED.value, DeliveryStatus.FAILED.value]
+            )
+        )
     ticket_id = (
         await session.execute(stmt.values(**values).returning(Message.ticket_id))
     ).scalar_one_or_none()
@@ -244,11 +280,104 @@ async def mark_failed(
     return []
 
 
+async def outbound_by_external_id(
+    session: AsyncSession, channel: Channel, external_id: str
+) -> int | None:
+    """Our outbound message a provider names by its id (an email bounce quotes our
+    Message-ID): the message id, or None when it is not ours."""
+    return (
+        await session.execute(
+            select(Message.id).where(
+                Message.channel == channel.value,
+                Message.external_id == external_id,
+                Message.direction == Direction.OUT.value,
+            )
+        )
+    ).scalar()
+
+
 async def record_delivery(
     session: AsyncSession, message_id: int, status: DeliveryStatus, error: str | None = None
 ) -> list[Event]:
     """A provider's later status report (delivered, failed) for a sent message."""
     return await _status(session, message_id, status, error)
+
+
+PROVIDER_STATUS_RANK = {
+    DeliveryStatus.QUEUED: 0,
+    DeliveryStatus.SENT: 1,
+    DeliveryStatus.FAILED: 2,
+    DeliveryStatus.DELIVERED: 3,
+}
+
+
+async def record_provider_status(
+    session: AsyncSession,
+    channel: Channel,
+    status: DeliveryStatus,
+    error: str | None = None,
+    *,
+    message_id: int | None = None,
+    external_id: str | None = None,
+    attempt: str | None = None,
+) -> list[Event]:
+    """A provider's status callback for an outbound message, found by our id (the
+    callback URL carries it, so a receipt that beats the sender's own ``mark_sent`` is
+    still matched) or else by the provider's id. Callbacks arrive late and out of order,
+    so a status only moves forward: queued < sent < failed < delivered. A delivered
+    message never moves back; a second failure refreshes the error. The provider's id is
+    kept when the message has none yet. ``attempt`` (the outbox entry's idempotency key the
+    send carried) ties the callback to one send: after an agent's Retry makes a new send,
+    a late report about the earlier one changes nothing. Returns no events when nothing
+    changed."""
+    if message_id is None and external_id is None:
+        return []
+    where: list[ColumnElement[bool]] = [
+        Message.channel == channel.value,
+        Message.direction == Direction.OUT.value,
+    ]
+    where.append(
+        Message.id == message_id if message_id is not None else Message.external_id == external_id
+    )
+    if attempt is not None:
+        where.append(
+            Message.id.in_(
+                select(OutboxEntry.message_id).where(OutboxEntry.idempotency_key == attempt)
+            )
+        )
+    if message_id is not None and external_id:
+        await session.execute(
+            update(Message)
+            .where(*where, Message.external_id.is_(None))
+            .values(external_id=external_id[:255])
+        )
+    rank = PROVIDER_STATUS_RANK[status]
+    behind = [s.value for s, r in PROVIDER_STATUS_RANK.items() if r < rank]
+    if status is DeliveryStatus.FAILED:
+        behind.append(DeliveryStatus.FAILED.value)
+    changed = (
+        await session.execute(
+            update(Message)
+            .where(
+                *where,
+                Message.delivery_status.in_(behind) | Message.delivery_status.is_(None),
+            )
+            .values(delivery_status=status.value, delivery_error=error[:2000] if error else None)
+            .returning(Message.id, Message.ticket_id)
+        )
+    ).first()
+    if changed is None:
+        return []
+    msg_id, ticket_id = changed
+    return [
+        DeliveryStatusChanged(
+            ticket_id,
+            format_number(ticket_id),
+            msg_id,
+            status.value,
+            error[:2000] if error else None,
+        )
+    ]
 
 
 async def retry_message(

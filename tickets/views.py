@@ -56,6 +56,28 @@ def message_dict(msg: Message, attachments: Sequence[Attachment] = ()) -> dict[s
         "delivery_status": msg.delivery_status,
         "delivery_error": msg.delivery_error,
         "seen_at": iso(msg.seen_at),
+        "thread_reason": msg.thread_reason,
+        "email": email_facts(msg.email_meta),
+    }
+
+
+def email_facts(meta: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What an email message shows besides its text: from, to, cc, subject, date, whether
+    the original had quoted history, and ``noise`` (auto-reply, bounce) to show it
+    collapsed. ``original`` is whether the raw mail is kept (served to staff only)."""
+    if meta is None:
+        return None
+    return {
+        "from": meta.get("from"),
+        "name": meta.get("name"),
+        "to": list(meta.get("to") or []),
+        "cc": list(meta.get("cc") or []),
+        "subject": meta.get("subject"),
+        "date": meta.get("date"),
+        "support_address": meta.get("support_address"),
+        "noise": meta.get("noise"),
+        "quoted": bool(meta.get("quoted")),
+        "original": bool(meta.get("raw_ref")),
     }
 
 

@@ -18,9 +18,9 @@ Decisions where the issue is silent:
   spelling (normalized to E.164 by ``tickets.identity``, matched exactly), an email
   (case-insensitive: exact when it is an address, and a substring of any customer's
   email when the query has a letter or ``@``), a customer name, a
-  subject or message text (substring, ``%``/``_`` taken literally). Substring search is
-  ``LIKE`` on both databases (case folding: SQLite folds ASCII only); the knowledge room
-  brings an index later.
+  subject (substring, ``%``/``_`` taken literally, ``LIKE`` on both databases), or message
+  text through the full-text index (``tickets.search``: Chinese words, stemmed English,
+  model numbers; a query with punctuation must also appear literally).
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ from tickets.models import (
     parse_id,
     parse_number,
 )
+from tickets.search import MESSAGES, Matches, query_terms
 from tickets.sla.clocks import CLOCKS, with_remaining
 from tickets.staff import StaffUser
 from tickets.status import OPEN_STATUSES
@@ -87,6 +88,7 @@ PRIORITY_RANK = {
 _PRIORITY_ORDER = case(PRIORITY_RANK, value=Ticket.priority, else_=4)
 _NUMBER = re.compile(r"^(?:SB-?)?\d{1,19}$", re.IGNORECASE)
 _PHONE = re.compile(r"^\+?[\d\s().\-]{6,30}$")
+_LITERAL = re.compile(r"[^\w\s]|_")
 
 
 # -- scope ---------------------------------------------------------------------------
@@ -146,9 +148,16 @@ def search_clause(q: str) -> ColumnElement[bool]:
 
     found: list[ColumnElement[bool]] = [
         contains(Ticket.subject),
-        exists().where(Message.ticket_id == Ticket.id, contains(Message.text)),
         exists().where(Customer.id == Ticket.customer_id, contains(Customer.name)),
     ]
+    terms = query_terms(text)
+    if terms:
+        # Message text through the full-text index (tickets.search); punctuation in the
+        # query asks for the literal text, checked on the few indexed candidates.
+        matched: ColumnElement[bool] = Matches(MESSAGES, terms)
+        if _LITERAL.search(text):
+            matched = and_(matched, contains(Message.text))
+        found.append(Ticket.id.in_(select(Message.ticket_id).where(matched)))
     if _NUMBER.match(text):
         ticket_id = parse_number(text)
         if ticket_id is not None:

@@ -33,6 +33,7 @@ STREAMED = frozenset(
         "CustomersMerged",
         "CustomersUnmerged",
         "StaffChanged",
+        "ErpFindingsUpdated",
         "CallChanged",
     }
 )

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from agent_ui.web import account, auth, wallboard, workspace
+from agent_ui.web import account, auth, erp, wallboard, workspace
 from agent_ui.web.auth import session_authenticator, session_middleware
 from agent_ui.web.config import WEB_CONFIG, WEB_SESSION, WebConfig, page_user, web_session
+from agent_ui.web.kb import ROUTES as KB_ROUTES
 from agent_ui.web.lockout import Limits, LoginGuard, MemoryCounter, RedisCounter
 from agent_ui.web.pages_errors import page_errors
 from agent_ui.web.render import render, setup_templates
@@ -30,6 +31,8 @@ def web_routes() -> list[web.AbstractRouteDef]:
         *wallboard.ROUTES,
         *workspace.ROUTES,
         *TICKET_ROUTES,
+        *KB_ROUTES,
+        *erp.ROUTES,
     ]
 
 

@@ -48,7 +48,7 @@ from agent_ui.web.render import render, request_language
 log = logging.getLogger(__name__)
 
 PAGE_PREFIXES = ("/agent", "/supervisor", "/account")
-CSRF_EXEMPT_PREFIXES = ("/chat", "/webhooks/", "/healthz", "/metrics")
+CSRF_EXEMPT_PREFIXES = ("/chat", "/webhooks/", "/healthz", "/metrics", "/help/")
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_HEADER = "X-CSRF-Token"
 RECONNECT = 1012

@@ -210,9 +210,15 @@ class TwilioApi:
             ):
                 if response.status >= 400:
                     raise failure_of(TwilioRestException(response.status, url, "media fetch"))
-                data = await response.content.read(limit + 1)
-                if len(data) > limit:
+                if (response.content_length or 0) > limit:
                     raise PermanentFailure(f"media larger than {limit} bytes")
-                return data, response.headers.get("Content-Type", "application/octet-stream")
+                chunks, size = [], 0
+                async for chunk in response.content.iter_chunked(64 * 1024):
+                    size += len(chunk)
+                    if size > limit:
+                        raise PermanentFailure(f"media larger than {limit} bytes")
+                    chunks.append(chunk)
+                stated = response.headers.get("Content-Type", "application/octet-stream")
+                return b"".join(chunks), stated
         except (aiohttp.ClientError, TimeoutError) as err:
             raise TemporaryFailure(f"media download failed: {type(err).__name__}") from err

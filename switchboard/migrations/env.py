@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from alembic import context
 
+import channels.email.models
 import channels.twilio.voice_models  # noqa: F401  (registers the voice tables)
+import erp.models  # noqa: F401  (registers the ERP tables)
+import knowledge.models  # noqa: F401  (registers the knowledge tables)
 import routing.models  # noqa: F401  (registers the routing tables)
-from tickets import Base
+from tickets import Base, is_internal
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -17,6 +20,8 @@ context.configure(
     target_metadata=Base.metadata,
     render_as_batch=True,
     compare_type=True,
+    # full-text indexes are made by migrations only (tickets.search)
+    include_name=lambda name, type_, parents: name is None or not is_internal(name),
 )
 with context.begin_transaction():
     context.run_migrations()

@@ -19,17 +19,18 @@ from tickets.events import MessageReceived, TicketCreated, TicketStatusChanged
 from tickets.models import CustomerIdentity, Message, Ticket
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "postgresql-portable"])
+@pytest.fixture(params=["sqlite", "sqlite-portable", "postgresql", "postgresql-portable"])
 async def desk(request: pytest.FixtureRequest) -> AsyncIterator[Desk]:
-    """Each test runs on SQLite, on PostgreSQL's asyncpg fast path, and on PostgreSQL
-    through the portable SQLAlchemy store, so the two stores cannot drift apart."""
-    if request.param == "sqlite":
+    """Each test runs on each database's fast path (raw aiosqlite, prepared asyncpg
+    statements) and through the portable SQLAlchemy store, so the stores cannot drift
+    apart."""
+    if request.param.startswith("sqlite"):
         url = request.getfixturevalue("sqlite_url")
     else:
         url = request.getfixturevalue("pg_database")
         await truncate_all(url)
     engine = db.create_engine(url)
-    fast = request.param == "postgresql"
+    fast = not request.param.endswith("-portable")
     desk = Desk(db.session_factory(engine), RecordingPublisher(), Clock(), fast_path=fast)
     yield desk
     await desk.close()
@@ -136,7 +137,13 @@ async def test_channels_keep_their_own_tickets(desk: Desk) -> None:
 
 async def test_email_is_lowercased_and_threads_by_in_reply_to(desk: Desk) -> None:
     first = await desk.ingest(
-        email("Li.Ming@Example.COM", "空调故障", "不制冷", message_id="<a1@mail>")
+        email(
+            "Li.Ming@Example.COM",
+            "空调故障",
+            "不制冷",
+            message_id="<a1@mail>",
+            cc=("Wife@Example.com",),
+        )
     )
     reply = await desk.ingest(
         email(
@@ -158,6 +165,16 @@ async def test_email_is_lowercased_and_threads_by_in_reply_to(desk: Desk) -> Non
         )
     )
     assert colleague.ticket_id == first.ticket_id
+    stranger = await desk.ingest(
+        email(
+            "stranger@example.com",
+            "Re: 空调故障",
+            "newsletter reply",
+            message_id="<a4@mail>",
+            in_reply_to="<a2@mail>",
+        )
+    )
+    assert stranger.new_ticket and stranger.ticket_id != first.ticket_id
 
 
 async def test_email_subject_number_threads_only_for_the_ticket_owner(desk: Desk) -> None:

@@ -23,6 +23,7 @@ from tickets.events import Event
 from tickets.identity import identity_channel
 from tickets.ingest.store import EventsFor, IngestRace, MessageRef, TicketRef
 from tickets.pool import fair_turn, unavailable_when_pool_is_exhausted
+from tickets.search.tokens import token_string
 
 FIND_CUSTOMER = (
     "SELECT c.id FROM customer_identities i JOIN customers c ON c.id = i.customer_id "
@@ -44,7 +45,22 @@ LOOKUP = (
 )
 BY_EMAIL_REFS = (
     "SELECT t.id, t.status FROM tickets t JOIN messages m ON m.ticket_id = t.id "
-    "WHERE m.email_message_id = ANY($1::text[]) ORDER BY m.id DESC LIMIT 1"
+    "WHERE m.email_message_id = ANY($1::text[]) "
+    "OR (m.channel = 'email' AND m.external_id = ANY($1::text[])) ORDER BY m.id DESC LIMIT 1"
+)
+BY_ID = "SELECT id, status FROM tickets WHERE id = $1"
+MAY_WRITE = (
+    "SELECT EXISTS (SELECT 1 FROM tickets WHERE id = $1 AND customer_id = $2) OR EXISTS "
+    "(SELECT 1 FROM ticket_participants WHERE ticket_id = $1 AND address = $3)"
+)
+OPEN_EMAIL_TICKETS = (
+    "SELECT id, status, subject FROM tickets WHERE customer_id = $1 AND channel = 'email' "
+    "AND status IN ('new', 'open', 'pending', 'waiting_parts') AND updated_at >= $2 "
+    "ORDER BY id DESC LIMIT 20"
+)
+ADD_PARTICIPANTS = (
+    "INSERT INTO ticket_participants (ticket_id, address, role, created_at) "
+    "SELECT $1, a, 'cc', $3 FROM unnest($2::text[]) AS a ON CONFLICT DO NOTHING"
 )
 OF_CUSTOMER = "SELECT id, status FROM tickets WHERE id = $1 AND customer_id = $2"
 OPEN_TICKET = (
@@ -75,19 +91,19 @@ _EVENTS_AFTER_MESSAGE = (
 )
 _MESSAGE_COLUMNS = (
     "INSERT INTO messages (ticket_id, direction, channel, external_id, author_name, text, html, "
-    "email_message_id, delivery_status, created_at) "
+    "email_message_id, delivery_status, created_at, search_tokens, thread_reason, email_meta) "
 )
 INSERT_MESSAGE = (
     "WITH msg AS ("
     + _MESSAGE_COLUMNS
-    + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id)"
-    + _EVENTS_AFTER_MESSAGE
+    + "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $15, $16, $17::text::json) "
+    "RETURNING id)" + _EVENTS_AFTER_MESSAGE
 )
 _INSERT_IF_TOUCHED = (
     ", msg AS ("
     + _MESSAGE_COLUMNS
-    + "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM touched RETURNING id)"
-    + _EVENTS_AFTER_MESSAGE
+    + "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $15, $16, $17::text::json FROM touched "
+    "RETURNING id)" + _EVENTS_AFTER_MESSAGE
 )
 TOUCH_AND_INSERT = (
     "WITH touched AS (UPDATE tickets SET updated_at = $11, last_inbound_at = $11 "
@@ -154,6 +170,24 @@ class PgIngestStore:
         row = await self.conn.fetchrow(OF_CUSTOMER, ticket_id, customer_id)
         return None if row is None else TicketRef(row[0], row[1])
 
+    async def ticket_by_id(self, ticket_id: int) -> TicketRef | None:
+        row = await self.conn.fetchrow(BY_ID, ticket_id)
+        return None if row is None else TicketRef(row[0], row[1])
+
+    async def may_write(self, ticket_id: int, customer_id: int, address: str) -> bool:
+        return bool(await self.conn.fetchval(MAY_WRITE, ticket_id, customer_id, address))
+
+    async def open_email_tickets(
+        self, customer_id: int, since: datetime
+    ) -> list[tuple[int, str, str]]:
+        rows = await self.conn.fetch(OPEN_EMAIL_TICKETS, customer_id, since)
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    async def add_participants(
+        self, ticket_id: int, addresses: Sequence[str], now: datetime
+    ) -> None:
+        await self.conn.execute(ADD_PARTICIPANTS, ticket_id, list(addresses), now)
+
     async def queue_id(self, name: str) -> int | None:
         value = await self.conn.fetchval(QUEUE_ID, name)
         return None if value is None else int(value)
@@ -199,6 +233,9 @@ class PgIngestStore:
             [e.type_name for e in draft],
             [text for text, _ in texts],
             [completed for _, completed in texts],
+            token_string(v["text"] or ""),
+            v.get("thread_reason"),
+            _json_or_none(v.get("email_meta")),
         ]
         sql = INSERT_MESSAGE
         if touch:
@@ -227,6 +264,10 @@ class PgIngestStore:
         await self.conn.execute(
             AUDIT, now, customer_id, action, ticket_id, json.dumps(data, ensure_ascii=False)
         )
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
 def _payload_text(event: Event) -> tuple[str, bool]:

@@ -7,12 +7,16 @@ customer, so the duplicate check after it sees what a concurrent twin committed,
 threading ("is there an open ticket?") never opens two tickets for one conversation.
 The unique constraint on messages stays as the last line of defence.
 
-Threading (DESIGN.md): email by In-Reply-To/References, then by ``[#SB-1234]`` in the
-subject; every other channel by the customer's open (not closed) ticket on that channel.
-Decisions where the design is silent:
-- a subject number is only trusted when the ticket belongs to the sender (a guessed
-  number must not let a stranger write into someone's ticket); Message-ID references are
-  unguessable and trusted from anyone (a colleague on CC replying);
+Threading (DESIGN.md): email by ``tickets.ingest.email`` (In-Reply-To, References, the
+``[#SB-1234]`` subject token, then the same sender's open ticket with the same normalized
+subject; the rule that matched is stored as ``thread_reason``); every other channel by the
+customer's open (not closed) ticket on that channel. Decisions where the design is silent:
+- an email thread id or subject number is only trusted when the sender is the ticket's
+  customer or a participant (CC) of it, so neither a guessed number nor a shared thread
+  glues a stranger into someone's ticket; CC addresses of a mail become participants;
+- an email marked as ``noise`` (auto-reply, bounce, our own mail) is stored on the
+  ticket it refers to without touching, reopening or announcing it, and is ignored
+  (``IngestResult.ignored``) when it refers to none: it never opens a ticket;
 - a message on a pending or solved ticket re-opens it (through the transition table); a
   closed ticket is never re-opened, a follow-up ticket linked to it (``follow_up_of_id``)
   starts instead, as Zendesk does. This holds under a race too: the store touches the
@@ -30,7 +34,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,11 +48,12 @@ from tickets.contracts import (
 )
 from tickets.events import Event, MessageReceived, TicketCreated, TicketStatusChanged
 from tickets.identity import InvalidAddress, normalize_address, normalize_email
+from tickets.ingest.email import DEFAULT_SUBJECT_DAYS, clean_subject, thread_email
 from tickets.ingest.sanitize import sanitize_html
 from tickets.ingest.sql import SqlIngestStore
-from tickets.ingest.store import EventsFor, IngestRace, IngestStore, TicketRef
+from tickets.ingest.store import EventsFor, IngestRace, IngestStore
 from tickets.language import detect_language
-from tickets.models import format_number, parse_number
+from tickets.models import format_number
 from tickets.status import customer_message_reopens
 
 SUBJECT_NUMBER = re.compile(r"\[#(SB-\d+)\]", re.IGNORECASE)
@@ -76,6 +81,11 @@ class IngestResult:
     def number(self) -> str:
         return format_number(self.ticket_id)
 
+    @property
+    def ignored(self) -> bool:
+        """A noise mail that referred to no ticket: nothing was stored."""
+        return self.ticket_id == 0
+
 
 async def ingest(
     session: AsyncSession,
@@ -83,10 +93,13 @@ async def ingest(
     *,
     now: datetime,
     choose_queue: QueueChooser | None = None,
+    subject_days: int = DEFAULT_SUBJECT_DAYS,
 ) -> IngestResult:
     """Ingest through any SQLAlchemy session (the portable path)."""
     store = SqlIngestStore(await session.connection())
-    return await ingest_with(store, msg, now=now, choose_queue=choose_queue)
+    return await ingest_with(
+        store, msg, now=now, choose_queue=choose_queue, subject_days=subject_days
+    )
 
 
 async def ingest_with(
@@ -95,6 +108,7 @@ async def ingest_with(
     *,
     now: datetime,
     choose_queue: QueueChooser | None = None,
+    subject_days: int = DEFAULT_SUBJECT_DAYS,
 ) -> IngestResult:
     channel = msg.channel.value
     address = normalize_address(msg.channel, msg.sender)
@@ -115,10 +129,18 @@ async def ingest_with(
         return IngestResult(existing.ticket_id, existing.id, customer_id, True, False, ())
 
     events: list[Event] = []
-    found = await _email_thread(store, msg, customer_id) if is_email else open_ticket
+    reason: str | None = None
+    if is_email:
+        found, reason = await thread_email(store, msg, customer_id, address, now, subject_days)
+    else:
+        found = open_ticket
+    if msg.noise:
+        if found is None:
+            return IngestResult(0, 0, customer_id, False, False, ())
+        return await _record_noise(store, msg, found.id, customer_id, address, reason, now)
     follow_up_of: int | None = None
     if found is not None and found.status == TicketStatus.CLOSED.value:
-        follow_up_of, found = found.id, None
+        follow_up_of, found, reason = found.id, None, "follow_up"
     values = {
         "direction": Direction.IN.value,
         "channel": channel,
@@ -129,6 +151,8 @@ async def ingest_with(
         "email_message_id": msg.thread.message_id,
         "delivery_status": DeliveryStatus.RECEIVED.value,
         "created_at": msg.received_at,
+        "thread_reason": reason,
+        "email_meta": _email_meta(msg) if is_email else None,
         "now": now,
     }
 
@@ -157,6 +181,7 @@ async def ingest_with(
         )
         if stored is None:  # closed while we looked: a follow-up ticket starts
             follow_up_of = ticket_id
+            values["thread_reason"] = "follow_up" if is_email else None
     if stored is None:
         ticket_id = await _open_ticket(
             store, msg, customer_id, now, choose_queue, events, follow_up_of=follow_up_of
@@ -173,6 +198,10 @@ async def ingest_with(
     message_id, recorded = stored
     if msg.attachments:
         await store.insert_attachments(message_id, msg.attachments)
+    if is_email:
+        cc = [a for a in _addresses(msg.cc) if a != address]
+        if cc:
+            await store.add_participants(ticket_id, cc, now)
     if msg.claimed_email:
         # A chat visitor's "my email is ..." is a claim, not an identity: it is kept as
         # an unverified identity of this customer, ignored by identity lookup, and never
@@ -183,23 +212,65 @@ async def ingest_with(
     return IngestResult(ticket_id, message_id, customer_id, False, new_ticket, tuple(recorded))
 
 
-async def _email_thread(
-    store: IngestStore, msg: InboundMessage, customer_id: int
-) -> TicketRef | None:
-    """The ticket an email answers (perhaps a closed one, which the caller follows up)."""
-    refs = [r for r in (msg.thread.in_reply_to, *reversed(msg.thread.references)) if r]
-    if refs:
-        found = await store.ticket_by_email_refs(refs)
-        if found is not None:
-            return found
-    match = SUBJECT_NUMBER.search(msg.subject or "")
-    ticket_id = parse_number(match.group(1)) if match else None
-    if ticket_id is not None:
-        return await store.ticket_of_customer(ticket_id, customer_id)
-    return None
+async def _record_noise(
+    store: IngestStore,
+    msg: InboundMessage,
+    ticket_id: int,
+    customer_id: int,
+    address: str,
+    reason: str | None,
+    now: datetime,
+) -> IngestResult:
+    """An auto-reply or bounce on the ticket it refers to: stored (closed tickets too),
+    but the ticket is not touched, reopened or announced, so nobody answers it."""
+    stored = await store.insert_message(
+        {
+            "ticket_id": ticket_id,
+            "direction": Direction.IN.value,
+            "channel": msg.channel.value,
+            "external_id": msg.external_id,
+            "author_name": (msg.display_name or address)[:200],
+            "text": msg.text[:MAX_TEXT],
+            "html": sanitize_html(msg.html),
+            "email_message_id": msg.thread.message_id,
+            "delivery_status": DeliveryStatus.RECEIVED.value,
+            "created_at": msg.received_at,
+            "thread_reason": reason,
+            "email_meta": _email_meta(msg),
+            "now": now,
+        },
+        touch=False,
+        reopen=False,
+        events=lambda _message_id: [],
+    )
+    if stored is None:
+        raise IngestRace(f"ticket {ticket_id} vanished")
+    if msg.attachments:
+        await store.insert_attachments(stored[0], msg.attachments)
+    return IngestResult(ticket_id, stored[0], customer_id, False, False, ())
+
+
+def _email_meta(msg: InboundMessage) -> dict[str, Any]:
+    meta = {k: v for k, v in msg.extra.items() if isinstance(k, str)}
+    meta["cc"] = list(_addresses(msg.cc))
+    if msg.raw_ref:
+        meta["raw_ref"] = msg.raw_ref
+    if msg.noise:
+        meta["noise"] = msg.noise
+    return meta
+
+
+def _addresses(raw: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for one in raw:
+        with contextlib.suppress(InvalidAddress):
+            out.append(normalize_email(one))
+    return list(dict.fromkeys(out))
 
 
 def _subject_for(msg: InboundMessage) -> str:
+    if msg.channel is Channel.EMAIL and msg.subject and clean_subject(msg.subject):
+        return clean_subject(msg.subject)[:500]
     if msg.subject and msg.subject.strip():
         return SUBJECT_NUMBER.sub("", msg.subject).strip()[:500]
     first_line = next((line.strip() for line in msg.text.splitlines() if line.strip()), "")
@@ -219,7 +290,8 @@ async def _open_ticket(
     queue_name: str | None = None
     queue_id: int | None = None
     tier = await store.customer_tier(customer_id) if choose_queue else ""
-    for candidate in choose_queue(msg, tier) if choose_queue else ():
+    preferred = [msg.queue] if msg.queue else []
+    for candidate in [*preferred, *(choose_queue(msg, tier) if choose_queue else ())]:
         queue_id = await store.queue_id(candidate)
         if queue_id is not None:
             queue_name = candidate

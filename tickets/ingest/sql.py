@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,7 +25,9 @@ from tickets.models import (
     Message,
     Queue,
     Ticket,
+    TicketParticipant,
 )
+from tickets.status import OPEN_STATUSES
 
 FIND_CUSTOMER = (
     select(Customer.id)
@@ -110,7 +112,12 @@ class SqlIngestStore:
             await self.conn.execute(
                 select(Ticket.id, Ticket.status)
                 .join(Message, Message.ticket_id == Ticket.id)
-                .where(Message.email_message_id.in_(list(refs)))
+                .where(
+                    or_(
+                        Message.email_message_id.in_(list(refs)),
+                        and_(Message.channel == "email", Message.external_id.in_(list(refs))),
+                    )
+                )
                 .order_by(Message.id.desc())
                 .limit(1)
             )
@@ -126,6 +133,66 @@ class SqlIngestStore:
             )
         ).first()
         return None if row is None else TicketRef(row[0], row[1])
+
+    async def ticket_by_id(self, ticket_id: int) -> TicketRef | None:
+        row = (
+            await self.conn.execute(select(Ticket.id, Ticket.status).where(Ticket.id == ticket_id))
+        ).first()
+        return None if row is None else TicketRef(row[0], row[1])
+
+    async def may_write(self, ticket_id: int, customer_id: int, address: str) -> bool:
+        owner = (
+            await self.conn.execute(select(Ticket.customer_id).where(Ticket.id == ticket_id))
+        ).scalar()
+        if owner == customer_id:
+            return True
+        held = (
+            await self.conn.execute(
+                select(TicketParticipant.ticket_id).where(
+                    TicketParticipant.ticket_id == ticket_id, TicketParticipant.address == address
+                )
+            )
+        ).first()
+        return held is not None
+
+    async def open_email_tickets(
+        self, customer_id: int, since: datetime
+    ) -> list[tuple[int, str, str]]:
+        rows = await self.conn.execute(
+            select(Ticket.id, Ticket.status, Ticket.subject)
+            .where(
+                Ticket.customer_id == customer_id,
+                Ticket.channel == "email",
+                Ticket.status.in_([s.value for s in OPEN_STATUSES]),
+                Ticket.updated_at >= since,
+            )
+            .order_by(Ticket.id.desc())
+            .limit(20)
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    async def add_participants(
+        self, ticket_id: int, addresses: Sequence[str], now: datetime
+    ) -> None:
+        held = set(
+            (
+                await self.conn.execute(
+                    select(TicketParticipant.address).where(
+                        TicketParticipant.ticket_id == ticket_id,
+                        TicketParticipant.address.in_(list(addresses)),
+                    )
+                )
+            ).scalars()
+        )
+        new = [a for a in dict.fromkeys(addresses) if a not in held]
+        if new:
+            await self.conn.execute(
+                insert(TicketParticipant),
+                [
+                    {"ticket_id": ticket_id, "address": a, "role": "cc", "created_at": now}
+                    for a in new
+                ],
+            )
 
     async def queue_id(self, name: str) -> int | None:
         return (await self.conn.execute(select(Queue.id).where(Queue.name == name))).scalar()

@@ -50,6 +50,20 @@ class IngestStore(Protocol):
 
     async def ticket_of_customer(self, ticket_id: int, customer_id: int) -> TicketRef | None: ...
 
+    async def ticket_by_id(self, ticket_id: int) -> TicketRef | None: ...
+
+    async def may_write(self, ticket_id: int, customer_id: int, address: str) -> bool:
+        """The sender is the ticket's customer or one of its participants (CC)."""
+
+    async def open_email_tickets(
+        self, customer_id: int, since: datetime
+    ) -> list[tuple[int, str, str]]:
+        """The customer's open email tickets updated since ``since``: id, status, subject."""
+
+    async def add_participants(
+        self, ticket_id: int, addresses: Sequence[str], now: datetime
+    ) -> None: ...
+
     async def queue_id(self, name: str) -> int | None: ...
 
     async def customer_tier(self, customer_id: int) -> str:
