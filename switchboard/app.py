@@ -55,7 +55,8 @@ from channels.email.timeline import render_email
 from channels.twilio.sdk import TwilioApi, TwilioConfig
 from channels.twilio.sms import SMS, TwilioSms, sms_routes
 from channels.twilio.voice import WEBHOOKS as VOICE_WEBHOOKS
-from channels.twilio.voice import Voice, VoiceOptions, parse_queue_waits
+from channels.twilio.voice import Voice, VoiceOptions, no_order_lookup, parse_queue_waits
+from channels.twilio.voice_orders import ErpOrderLookup
 from channels.twilio.voice_ui import PANEL_TITLE as VOICE_PANEL_TITLE
 from channels.twilio.voice_ui import VoiceUi, callback_failed, callback_placed
 from channels.webchat import (
@@ -638,7 +639,9 @@ async def voice_attach(app: web.Application, runtime: Runtime, *, workers: bool)
         max_recording_s=settings.voice_max_recording_s,
         max_recording_bytes=settings.attachment_max_bytes,
     )
-    voice = Voice(runtime.desk, api, blob_store(settings), options)
+    # Order status by phone is answered from the ERP room (else every request is a call-back).
+    orders = ErpOrderLookup(runtime.erp) if runtime.erp is not None else no_order_lookup
+    voice = Voice(runtime.desk, api, blob_store(settings), options, orders)
     app[VOICE] = voice
     runtime.bus.consume("voice", voice.on_event)
     if workers:  # stop_runtime cancels and awaits it with the other workers
