@@ -586,27 +586,10 @@ def create_app(
 VOICE = web.AppKey("voice", Voice)
 
 
-def voice_config(settings: Settings) -> TwilioConfig | None:
-    if not (
-        settings.twilio_account_sid
-        and settings.twilio_auth_token
-        and settings.twilio_number
-        and settings.public_url
-    ):
-        return None
-    return TwilioConfig(
-        settings.twilio_account_sid,
-        settings.twilio_auth_token,
-        settings.twilio_number,
-        settings.public_url,
-        settings.twilio_api_base,
-    )
-
-
 def voice_routes(app: web.Application, settings: Settings) -> None:
     """The voice webhooks and the call-back button (the handlers live on ``app[VOICE]``,
     made at start-up by ``voice_attach``)."""
-    if voice_config(settings) is None:
+    if twilio_config(settings) is None:
         log.info(
             "twilio voice disabled: set SWITCHBOARD_TWILIO_ACCOUNT_SID, _TWILIO_AUTH_TOKEN, "
             "_TWILIO_NUMBER and SWITCHBOARD_PUBLIC_URL to take phone calls"
@@ -625,7 +608,7 @@ def voice_routes(app: web.Application, settings: Settings) -> None:
 
 
 async def voice_attach(app: web.Application, runtime: Runtime, *, workers: bool) -> None:
-    config = voice_config(runtime.settings)
+    config = twilio_config(runtime.settings)
     if config is None:
         return
     settings = runtime.settings
