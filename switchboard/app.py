@@ -56,7 +56,8 @@ from channels.telegram import TelegramChannel, make_telegram
 from channels.twilio.sdk import TwilioApi, TwilioConfig
 from channels.twilio.sms import SMS, TwilioSms, sms_routes
 from channels.twilio.voice import WEBHOOKS as VOICE_WEBHOOKS
-from channels.twilio.voice import Voice, VoiceOptions, parse_queue_waits
+from channels.twilio.voice import Voice, VoiceOptions, no_order_lookup, parse_queue_waits
+from channels.twilio.voice_orders import ErpOrderLookup
 from channels.twilio.voice_ui import PANEL_TITLE as VOICE_PANEL_TITLE
 from channels.twilio.voice_ui import VoiceUi, callback_failed, callback_placed
 from channels.webchat import (
@@ -604,27 +605,10 @@ def create_app(
 VOICE = web.AppKey("voice", Voice)
 
 
-def voice_config(settings: Settings) -> TwilioConfig | None:
-    if not (
-        settings.twilio_account_sid
-        and settings.twilio_auth_token
-        and settings.twilio_number
-        and settings.public_url
-    ):
-        return None
-    return TwilioConfig(
-        settings.twilio_account_sid,
-        settings.twilio_auth_token,
-        settings.twilio_number,
-        settings.public_url,
-        settings.twilio_api_base,
-    )
-
-
 def voice_routes(app: web.Application, settings: Settings) -> None:
     """The voice webhooks and the call-back button (the handlers live on ``app[VOICE]``,
     made at start-up by ``voice_attach``)."""
-    if voice_config(settings) is None:
+    if twilio_config(settings) is None:
         log.info(
             "twilio voice disabled: set SWITCHBOARD_TWILIO_ACCOUNT_SID, _TWILIO_AUTH_TOKEN, "
             "_TWILIO_NUMBER and SWITCHBOARD_PUBLIC_URL to take phone calls"
@@ -643,7 +627,7 @@ def voice_routes(app: web.Application, settings: Settings) -> None:
 
 
 async def voice_attach(app: web.Application, runtime: Runtime, *, workers: bool) -> None:
-    config = voice_config(runtime.settings)
+    config = twilio_config(runtime.settings)
     if config is None:
         return
     settings = runtime.settings
@@ -657,7 +641,9 @@ async def voice_attach(app: web.Application, runtime: Runtime, *, workers: bool)
         max_recording_s=settings.voice_max_recording_s,
         max_recording_bytes=settings.attachment_max_bytes,
     )
-    voice = Voice(runtime.desk, api, blob_store(settings), options)
+    # Order status by phone is answered from the ERP room (else every request is a call-back).
+    orders = ErpOrderLookup(runtime.erp) if runtime.erp is not None else no_order_lookup
+    voice = Voice(runtime.desk, api, blob_store(settings), options, orders)
     app[VOICE] = voice
     runtime.bus.consume("voice", voice.on_event)
     if workers:  # stop_runtime cancels and awaits it with the other workers

@@ -62,7 +62,7 @@ function liveRefreshes(number, customerId) {
   const timeline = refresher("ticket-timeline", "timeline", 150);
   const changed = later(() => fire("ticket-changed"), 150);
   const mine = (ev) => ev.detail && ev.detail.data && ev.detail.data.number === number;
-  for (const type of ["MessageReceived", "MessageSent", "DeliveryStatusChanged"]) {
+  for (const type of ["MessageReceived", "MessageSent", "DeliveryStatusChanged", "CallChanged"]) {
     document.body.addEventListener("sb-" + type, (ev) => { if (mine(ev)) timeline(); });
   }
   for (const type of ["TicketUpdated", "TicketStatusChanged", "TicketAssigned", "SlaWarning", "SlaBreached", "SlaStarted"]) {
