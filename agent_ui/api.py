@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import tickets
 from agent_ui.attachments import ATTACHMENT_ROUTES
 from agent_ui.context import DESK, SENDERS, STAFF_KEY, staff_of
+from agent_ui.erp_api import ERP_ROUTES, erp_section
 from agent_ui.errors import ApiError
 from agent_ui.http import (
     ApiRoute,
@@ -71,6 +72,7 @@ async def list_tickets(request: web.Request) -> web.Response:
 async def get_ticket(request: web.Request) -> web.Response:
     staff, number = staff_of(request), request.match_info["number"]
     data = await request.app[DESK].read(lambda s: tickets.ticket_detail(s, staff, number))
+    data["erp"] = await erp_section(request, data["number"])
     return web.json_response(data, dumps=dumps)
 
 
@@ -444,6 +446,7 @@ ROUTES: list[ApiRoute] = [
         ),
     ),
     *ROUTING_ROUTES,
+    *ERP_ROUTES,
     *ATTACHMENT_ROUTES,
     *KB_ROUTES,
     ApiRoute(

@@ -10,6 +10,8 @@ import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from agent_ui.erp_schemas import ERP_SCHEMAS
+
 
 class RouteLike(Protocol):
     @property
@@ -194,7 +196,10 @@ SCHEMAS: dict[str, Any] = {
             _ref("Ticket"),
             {
                 "type": "object",
-                "properties": {"messages": {"type": "array", "items": _ref("Message")}},
+                "properties": {
+                    "messages": {"type": "array", "items": _ref("Message")},
+                    "erp": {"anyOf": [_ref("ErpSection"), {"type": "null"}]},
+                },
             },
         ]
     },
@@ -438,6 +443,7 @@ SCHEMAS.update(
         },
     }
 )
+SCHEMAS.update(ERP_SCHEMAS)
 
 ERRORS = {
     "400": "Bad input: malformed JSON, a wrong type, text a database cannot store",
@@ -450,6 +456,7 @@ ERRORS = {
 }
 QUERY_SCHEMAS: dict[str, dict[str, Any]] = {
     "locale": {"enum": ["zh-CN", "en"]},
+    "on": {"type": "string", "format": "date", "description": "a day, YYYY-MM-DD"},
     "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
     "status": {"type": "string", "description": "comma-separated statuses"},
     "assignee": {"type": "string", "description": "an email, `me`, or `none`/empty"},

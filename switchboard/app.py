@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -21,9 +22,10 @@ from agent_ui import DESK, api_routes, error_middleware
 from agent_ui.api import auth_middleware
 from agent_ui.attachments import BLOBS
 from agent_ui.context import ROUTING, SENDERS
+from agent_ui.erp_api import ERP
 from agent_ui.http import Handler
 from agent_ui.kb_panel import suggestions_panel
-from agent_ui.panels import PANELS, PanelRegistry
+from agent_ui.panels import PANELS, Panel, PanelRegistry
 from agent_ui.stream import (
     STREAM,
     FeedTap,
@@ -44,10 +46,19 @@ from agent_ui.web import (
     session_middleware,
     setup_web,
 )
+from agent_ui.web.config import page_user
+from agent_ui.web.i18n import gettext_
 from channels import SenderRegistry
+from channels.base import DeliveryError
 from channels.email.channel import EmailChannel
 from channels.email.timeline import render_email
 from channels.telegram import TelegramChannel, make_telegram
+from channels.twilio.sdk import TwilioApi, TwilioConfig
+from channels.twilio.sms import SMS, TwilioSms, sms_routes
+from channels.twilio.voice import WEBHOOKS as VOICE_WEBHOOKS
+from channels.twilio.voice import Voice, VoiceOptions, parse_queue_waits
+from channels.twilio.voice_ui import PANEL_TITLE as VOICE_PANEL_TITLE
+from channels.twilio.voice_ui import VoiceUi, callback_failed, callback_placed
 from channels.webchat import (
     ChatLimits,
     ClientPolicy,
@@ -57,6 +68,9 @@ from channels.webchat import (
     Webchat,
     parse_networks,
 )
+from erp.panel import PANEL_TITLE as ERP_PANEL_TITLE
+from erp.panel import ErpPanel
+from erp.service import ErpService
 from routing.audit_trail import RoutingAudit
 from routing.engine import RoutingEngine
 from routing.redis_store import RedisStore
@@ -70,13 +84,16 @@ from switchboard.chatwait import wait_estimator
 from switchboard.clock import utc_now
 from switchboard.dispatcher import OutboxDispatcher
 from switchboard.email import make_email
+from switchboard.erp_setup import make_erp_service
 from switchboard.metrics import Metrics, check_access, start_listener
 from switchboard.ratelimit import RedisRateLimiter
 from switchboard.relay import EventRelay
 from switchboard.settings import Settings, SettingsError
 from tickets import (
+    Channel,
     Desk,
     Event,
+    Invalid,
     RetryPolicy,
     SlaClocks,
     SystemValue,
@@ -109,7 +126,10 @@ class Runtime:
     redis: RedisClient | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     feed: LiveFeed | None = None
+    twilio_sms: TwilioSms | None = None
     email: EmailChannel | None = None
+    erp: ErpService | None = None
+    erp_http: aiohttp.ClientSession | None = None
     telegram: TelegramChannel | None = None
 
 
@@ -246,8 +266,13 @@ async def build_runtime(
             lease_s=settings.outbox_lease_s,
             send_timeout_s=settings.outbox_send_timeout_s,
         )
+        # Twilio SMS: its sender is registered wherever the outbox runs (serve, worker).
+        twilio_sms = make_twilio_sms(settings, desk)
+        if twilio_sms is not None:
+            senders.register(twilio_sms.sender)
         dispatcher = OutboxDispatcher(desk, senders, policy, metrics=metrics)
         relay = EventRelay(desk, published)
+        erp, erp_http = await make_erp_service(settings, desk, clock)
     except BaseException:
         await engine.dispose()
         raise
@@ -259,6 +284,7 @@ async def build_runtime(
     bus.consume("routing-audit", RoutingAudit(desk).on_event)
     bus.set_bury(dead_letter_store(desk))
     bus.subscribe(routing.events.on_config)
+    bus.consume("erp", erp.on_event)
     return Runtime(
         settings,
         engine,
@@ -273,9 +299,36 @@ async def build_runtime(
         relay,
         redis,
         feed=feed,
+        twilio_sms=twilio_sms,
         email=email,
+        erp=erp,
+        erp_http=erp_http,
         telegram=telegram,
     )
+
+
+def twilio_config(settings: Settings) -> TwilioConfig | None:
+    """The Twilio account, when the settings name all of it; else None."""
+    sid, token, number = (
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        settings.twilio_number,
+    )
+    if not (sid and token and number and settings.public_url):
+        return None
+    return TwilioConfig(sid, token, number, settings.public_url, settings.twilio_api_base)
+
+
+def make_twilio_sms(settings: Settings, desk: Desk) -> TwilioSms | None:
+    config = twilio_config(settings)
+    if config is None:
+        if settings.twilio_account_sid or settings.twilio_auth_token or settings.twilio_number:
+            log.warning(
+                "Twilio SMS disabled: set SWITCHBOARD_TWILIO_ACCOUNT_SID, _TWILIO_AUTH_TOKEN, "
+                "_TWILIO_NUMBER and SWITCHBOARD_PUBLIC_URL (Twilio signs against it)"
+            )
+        return None
+    return TwilioSms(desk, TwilioApi(config), blob_store(settings), settings.attachment_max_bytes)
 
 
 def dead_letter_store(desk: Desk) -> Bury:
@@ -309,6 +362,9 @@ async def start_runtime(runtime: Runtime, *, workers: bool, timers: bool | None 
         runtime.tasks.append(asyncio.create_task(runtime.dispatcher.run(), name="outbox"))
         runtime.tasks.append(asyncio.create_task(runtime.routing.run(), name="routing"))
         runtime.tasks.append(asyncio.create_task(runtime.sla.run(), name="sla"))
+        if runtime.erp is not None:
+            quiet = timedelta(minutes=runtime.settings.erp_self_service_quiet_minutes)
+            runtime.tasks.append(asyncio.create_task(runtime.erp.run(quiet), name="erp"))
     if runtime.email is not None:
         await runtime.email.start(workers=workers)
     log.info(
@@ -326,6 +382,8 @@ async def stop_runtime(runtime: Runtime) -> None:
     runtime.sla.stop()
     runtime.dispatcher.stop()
     runtime.relay.stop()
+    if runtime.erp is not None:
+        runtime.erp.stop()
     if runtime.telegram is not None:
         runtime.telegram.poller.stop()
     for task in runtime.tasks:
@@ -338,10 +396,14 @@ async def stop_runtime(runtime: Runtime) -> None:
     if runtime.email is not None:
         await runtime.email.stop()
     await runtime.webchat.hub.close_all()
+    if runtime.twilio_sms is not None:
+        await runtime.twilio_sms.close()
     if runtime.telegram is not None:
         await runtime.telegram.close()
     await runtime.bus.stop()
     await runtime.desk.close()
+    if runtime.erp_http is not None:
+        await runtime.erp_http.close()
     if runtime.redis is not None:
         await runtime.redis.aclose()
     await runtime.engine.dispose()
@@ -456,9 +518,18 @@ def create_app(
         app[DESK] = runtime.desk
         app[ROUTING] = runtime.routing
         app[SENDERS] = runtime.senders
+        assert runtime.erp is not None
+        app[ERP] = runtime.erp
         app[WEB_CONFIG] = await make_web_config(runtime, redis_prefix)
+        app[PANELS].add_panel(
+            Panel(
+                "erp", ERP_PANEL_TITLE, ErpPanel(runtime.erp, app[WEB_CONFIG].time_zone).render, 50
+            )
+        )
         if runtime.webchat.blobs is not None:
             app[BLOBS] = runtime.webchat.blobs
+        if runtime.twilio_sms is not None:
+            app[SMS] = runtime.twilio_sms
         metrics_holder.append(runtime.metrics)
         assert runtime.feed is not None
         stream = make_stream(
@@ -469,6 +540,9 @@ def create_app(
             prefix=redis_prefix,
             grace_s=settings.presence_grace_s,
             public_url=settings.public_url,
+        )
+        await voice_attach(  # Twilio voice: before the bus starts
+            app, runtime, workers=settings.run_workers if workers is None else workers
         )
         stream.add_authenticator(session_authenticator(runtime.desk))
         app[STREAM] = stream
@@ -500,6 +574,7 @@ def create_app(
     app.add_routes([web.get("/healthz", healthz), web.get("/metrics", metrics_view)])
     app.add_routes(api_routes())
     setup_web(app)
+    voice_routes(app, settings)  # Twilio voice (its block below)
 
     app.router.add_route("GET", "/chat", _lazy(lambda a: a[RUNTIME].webchat.page))
     app.router.add_route("GET", "/chat/ws", _lazy(lambda a: a[RUNTIME].webchat.socket))
@@ -509,7 +584,105 @@ def create_app(
     app.router.add_route("POST", "/chat/upload", _lazy(lambda a: a[RUNTIME].webchat.upload))
     app.router.add_route("GET", "/chat/files/{id}", _lazy(lambda a: a[RUNTIME].webchat.file))
     app.router.add_route("POST", "/webhooks/telegram", telegram_webhook)
+
+    # Twilio SMS webhooks (channels/twilio/sms.py), when the Twilio settings are complete.
+    if twilio_config(settings) is not None:
+        sms_routes(app)
     return app
+
+
+# --- Twilio voice (channels/twilio/voice.py) ------------------------------------------
+# The IVR webhooks, the bus consumer that bridges a queued caller to the agent who took
+# the ticket, the call card and "Phone" panel on the ticket page, and the call-back
+# button's route. Off (one log line) without Twilio credentials and a public URL.
+
+VOICE = web.AppKey("voice", Voice)
+
+
+def voice_config(settings: Settings) -> TwilioConfig | None:
+    if not (
+        settings.twilio_account_sid
+        and settings.twilio_auth_token
+        and settings.twilio_number
+        and settings.public_url
+    ):
+        return None
+    return TwilioConfig(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        settings.twilio_number,
+        settings.public_url,
+        settings.twilio_api_base,
+    )
+
+
+def voice_routes(app: web.Application, settings: Settings) -> None:
+    """The voice webhooks and the call-back button (the handlers live on ``app[VOICE]``,
+    made at start-up by ``voice_attach``)."""
+    if voice_config(settings) is None:
+        log.info(
+            "twilio voice disabled: set SWITCHBOARD_TWILIO_ACCOUNT_SID, _TWILIO_AUTH_TOKEN, "
+            "_TWILIO_NUMBER and SWITCHBOARD_PUBLIC_URL to take phone calls"
+        )
+        return
+    for path in VOICE_WEBHOOKS:
+        app.router.add_route("POST", path, _lazy(_voice_handler(path)))
+    app.router.add_route("POST", "/agent/tickets/{number}/voice/call-back", _voice_call_back)
+
+    async def close_api(app: web.Application) -> AsyncIterator[None]:
+        yield
+        if VOICE in app:
+            await app[VOICE].api.close()
+
+    app.cleanup_ctx.append(close_api)
+
+
+async def voice_attach(app: web.Application, runtime: Runtime, *, workers: bool) -> None:
+    config = voice_config(runtime.settings)
+    if config is None:
+        return
+    settings = runtime.settings
+    api = TwilioApi(config)
+    await api.start()
+    options = VoiceOptions(
+        max_wait_s=settings.voice_max_wait_s,
+        queue_max_wait_s=parse_queue_waits(settings.voice_queue_max_wait),
+        hold_music_url=settings.voice_hold_music_url,
+        ring_timeout_s=settings.voice_ring_timeout_s,
+        max_recording_s=settings.voice_max_recording_s,
+        max_recording_bytes=settings.attachment_max_bytes,
+    )
+    voice = Voice(runtime.desk, api, blob_store(settings), options)
+    app[VOICE] = voice
+    runtime.bus.consume("voice", voice.on_event)
+    if workers:  # stop_runtime cancels and awaits it with the other workers
+        runtime.tasks.append(asyncio.create_task(voice.sweep_forever(), name="voice-sweep"))
+    ui = VoiceUi(runtime.desk)
+    app[PANELS].add_timeline(Channel.VOICE.value, ui.timeline)
+    app[PANELS].add_panel(Panel("voice.phone", VOICE_PANEL_TITLE, ui.panel, order=20))
+
+
+def _voice_handler(path: str) -> Callable[[web.Application], Handler]:
+    def pick(app: web.Application) -> Handler:
+        return app[VOICE].handler(path)
+
+    return pick
+
+
+async def _voice_call_back(request: web.Request) -> web.Response:
+    staff = page_user(request)
+    try:
+        placed = await request.app[VOICE].call_back(staff, request.match_info["number"])
+    except Invalid as err:
+        return web.Response(status=400, text=str(err))
+    except DeliveryError as err:
+        log.warning("call-back failed: %s", err)
+        return web.Response(status=502, text=callback_failed(gettext_))
+    return web.Response(
+        text=str(callback_placed(gettext_, placed["to"])),
+        content_type="text/html",
+        headers={"HX-Trigger": "ticket-timeline"},
+    )
 
 
 # -- Telegram (channels/telegram) -------------------------------------------------------

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import knowledge
 import tickets
 from routing.models import QueueRouting
-from switchboard import cli_events, cli_kb, cli_telegram, db, logs
+from switchboard import cli_erp, cli_events, cli_kb, cli_telegram, cli_voice, db, logs
 from switchboard.app import (
     MigrationsPending,
     build_runtime,
@@ -121,7 +121,7 @@ async def cmd_worker(args: argparse.Namespace) -> None:
 
 
 async def cmd_demo(args: argparse.Namespace) -> None:
-    settings = _settings(args)
+    settings = cli_erp.demo_settings(_settings(args))
     await _upgrade(settings)
     engine = db.create_engine(settings.database_url)
     try:
@@ -131,6 +131,8 @@ async def cmd_demo(args: argparse.Namespace) -> None:
     finally:
         await engine.dispose()
     log.info("demo data %s", "created" if created else "already present (reused)")
+    if await cli_erp.seed_demo_catalogue(settings):
+        log.info("demo ERP catalogue loaded (orders SO-2291.., parts, serials)")
     for user in DEMO_USERS:
         log.info(
             "demo login: %-24s role=%-10s password=%s", user.email, user.role.value, DEMO_PASSWORD
@@ -383,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(run=cmd_token_add)
     cli_events.add_parser(sub, common)
     cli_kb.add_parser(sub, common)
+    cli_erp.add_parser(sub, common)
     cli_telegram.add_parser(sub, common)
     q = tsub.add_parser("list", help="a user's tokens: id, created, last used, label (no secrets)")
     q.add_argument("email")
@@ -407,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("email")
     common(q)
     q.set_defaults(run=cmd_session_end_all)
+    cli_voice.add_parser(sub, common)
     return parser
 
 
@@ -419,6 +423,8 @@ def _explain(err: BaseException) -> str | None:
         | TicketError
         | cli_events.EventsError
         | cli_kb.KbError
+        | cli_erp.ErpCliError
+        | cli_voice.VoiceCliError
         | cli_telegram.TelegramCliError,
     ):
         return str(err)

@@ -128,6 +128,35 @@ class Settings:
     routing_reconcile_s: float = 60.0
     presence_grace_s: float = 60.0
 
+    # ERP (erp/): the call timeout, cache times per kind, the circuit breaker, Odoo's
+    # protocol (jsonrpc: execute_kw for Odoo 14-18; json2: Odoo 19+), detection of order,
+    # serial, part and model numbers in inbound text (patterns replace the defaults), and
+    # order-status self-service per queue ("Orders=auto,Repairs=suggest"; auto, suggest, off).
+    erp_timeout_s: float = 3.0
+    erp_cache_stock_s: float = 30.0
+    erp_cache_orders_s: float = 120.0
+    erp_cache_warranty_s: float = 3600.0
+    erp_breaker_failures: int = 5
+    erp_breaker_reset_s: float = 30.0
+    erp_protocol: str | None = None
+    erp_detection: bool = True
+    erp_order_pattern: str | None = None
+    erp_serial_pattern: str | None = None
+    erp_part_pattern: str | None = None
+    erp_model_pattern: str | None = None
+    erp_self_service: str | None = None
+    erp_self_service_quiet_minutes: float = 60.0
+    # Twilio Voice (channels/twilio/voice.py): how long a caller waits in the queue before
+    # voicemail (per queue: "Repairs=120,Orders=300"), the hold music, and how long an
+    # agent's phone rings.
+    voice_max_wait_s: int = 300
+    voice_queue_max_wait: str | None = None
+    voice_hold_music_url: str = (
+        "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
+    )
+    voice_ring_timeout_s: int = 20
+    voice_max_recording_s: int = 120
+
     # /metrics: a bearer token Prometheus sends, and/or a listener of its own (host:port);
     # see switchboard.metrics for what is served where.
     metrics_token: str | None = _secret()

@@ -26,6 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 import channels.telegram.models  # noqa: F401  (its tables are truncated between tests too)
+import erp.models  # noqa: F401  (its tables are truncated between tests too)
 from switchboard import db
 from switchboard.settings import Settings
 from tickets.models import Base

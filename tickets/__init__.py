@@ -106,8 +106,10 @@ from tickets.outbox import (
     mark_sent,
     outbound_by_external_id,
     record_delivery,
+    record_provider_status,
     retry_message,
 )
+from tickets.reachability import mark_reachable, mark_unreachable, unreachable_reason
 from tickets.reports import (
     HourlyVolume,
     ResponseBucket,
@@ -316,8 +318,10 @@ __all__ = [
     "list_view",
     "mark_events_relayed",
     "mark_failed",
+    "mark_reachable",
     "mark_seen",
     "mark_sent",
+    "mark_unreachable",
     "may_change",
     "may_see",
     "merge_customers",
@@ -344,6 +348,7 @@ __all__ = [
     "record_audit",
     "record_delivery",
     "record_events",
+    "record_provider_status",
     "register_event",
     "reply",
     "retry_dead_letter",
@@ -368,6 +373,7 @@ __all__ = [
     "token_string",
     "touch_session",
     "unmerge_customers",
+    "unreachable_reason",
     "update_ticket",
     "user_id_by_email",
     "view_counts",

@@ -39,6 +39,9 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 Work = Callable[[AsyncSession, datetime], Awaitable[tuple[T, tuple[Event, ...] | list[Event]]]]
+Then = Callable[[AsyncSession, IngestResult, datetime], Awaitable[None]]
+"""A change that belongs to an inbound message and commits with it (an SMS STOP and the
+opt-out it means); it runs only when the message is new, not for a re-delivery."""
 MARK_BATCH_DELAY_S = 0.05
 
 
@@ -106,12 +109,14 @@ class Desk:
         finally:
             await fair_turn()
 
-    async def ingest(self, msg: InboundMessage) -> IngestResult:
+    async def ingest(self, msg: InboundMessage, *, then: Then | None = None) -> IngestResult:
+        """``then``: a change committed in the same transaction as a new message (the
+        portable path; such messages are rare)."""
         try:
-            return await self._ingest_once(msg)
+            return await self._ingest_once(msg, then)
         except (IntegrityError, IngestRace):
             log.info("ingest of %s/%s raced a twin; retrying", msg.channel, msg.external_id)
-            return await self._ingest_once(msg)
+            return await self._ingest_once(msg, then)
 
     async def ingest_many(self, msgs: Sequence[InboundMessage]) -> list[IngestResult | Exception]:
         """Group commit: the messages in one transaction, for intake that arrives in
@@ -155,10 +160,10 @@ class Desk:
                 for m in msgs
             ]
 
-    async def _ingest_once(self, msg: InboundMessage) -> IngestResult:
+    async def _ingest_once(self, msg: InboundMessage, then: Then | None = None) -> IngestResult:
         """Ingest writes its events into the event outbox itself (with the message, in
         one statement on PostgreSQL), so they are published here as they are."""
-        if self.fast is not None:
+        if self.fast is not None and then is None:
             async with self.fast.transaction() as store:
                 result = await ingest_with(
                     store,
@@ -169,13 +174,16 @@ class Desk:
                 )
         else:
             async with self._turn(), self.sessions() as session, session.begin():
+                now = self.clock()
                 result = await ingest(
                     session,
                     msg,
-                    now=self.clock(),
+                    now=now,
                     choose_queue=self.choose_queue,
                     subject_days=self.subject_days,
                 )
+                if then is not None and not result.duplicate:
+                    await then(session, result, now)
         await self._publish_committed(result.events)
         return result
 

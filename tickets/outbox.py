@@ -180,8 +180,13 @@ async def _status(
         values["external_id"] = external_id
     stmt = update(Message).where(Message.id == message_id)
     if status is DeliveryStatus.SENT:
-        # A fast receipt ("delivered") may land before the sender's own "sent": keep it.
-        stmt = stmt.where(Message.delivery_status != DeliveryStatus.DELIVERED.value)
+        # A fast receipt (delivered, or the provider's own failure report) may land
+        # before the sender's own "sent": keep it.
+        stmt = stmt.where(
+            Message.delivery_status.not_in(
+                [DeliveryStatus.DELIVERED.value, DeliveryStatus.FAILED.value]
+            )
+        )
     ticket_id = (
         await session.execute(stmt.values(**values).returning(Message.ticket_id))
     ).scalar_one_or_none()
@@ -296,6 +301,83 @@ async def record_delivery(
 ) -> list[Event]:
     """A provider's later status report (delivered, failed) for a sent message."""
     return await _status(session, message_id, status, error)
+
+
+PROVIDER_STATUS_RANK = {
+    DeliveryStatus.QUEUED: 0,
+    DeliveryStatus.SENT: 1,
+    DeliveryStatus.FAILED: 2,
+    DeliveryStatus.DELIVERED: 3,
+}
+
+
+async def record_provider_status(
+    session: AsyncSession,
+    channel: Channel,
+    status: DeliveryStatus,
+    error: str | None = None,
+    *,
+    message_id: int | None = None,
+    external_id: str | None = None,
+    attempt: str | None = None,
+) -> list[Event]:
+    """A provider's status callback for an outbound message, found by our id (the
+    callback URL carries it, so a receipt that beats the sender's own ``mark_sent`` is
+    still matched) or else by the provider's id. Callbacks arrive late and out of order,
+    so a status only moves forward: queued < sent < failed < delivered. A delivered
+    message never moves back; a second failure refreshes the error. The provider's id is
+    kept when the message has none yet. ``attempt`` (the outbox entry's idempotency key the
+    send carried) ties the callback to one send: after an agent's Retry makes a new send,
+    a late report about the earlier one changes nothing. Returns no events when nothing
+    changed."""
+    if message_id is None and external_id is None:
+        return []
+    where: list[ColumnElement[bool]] = [
+        Message.channel == channel.value,
+        Message.direction == Direction.OUT.value,
+    ]
+    where.append(
+        Message.id == message_id if message_id is not None else Message.external_id == external_id
+    )
+    if attempt is not None:
+        where.append(
+            Message.id.in_(
+                select(OutboxEntry.message_id).where(OutboxEntry.idempotency_key == attempt)
+            )
+        )
+    if message_id is not None and external_id:
+        await session.execute(
+            update(Message)
+            .where(*where, Message.external_id.is_(None))
+            .values(external_id=external_id[:255])
+        )
+    rank = PROVIDER_STATUS_RANK[status]
+    behind = [s.value for s, r in PROVIDER_STATUS_RANK.items() if r < rank]
+    if status is DeliveryStatus.FAILED:
+        behind.append(DeliveryStatus.FAILED.value)
+    changed = (
+        await session.execute(
+            update(Message)
+            .where(
+                *where,
+                Message.delivery_status.in_(behind) | Message.delivery_status.is_(None),
+            )
+            .values(delivery_status=status.value, delivery_error=error[:2000] if error else None)
+            .returning(Message.id, Message.ticket_id)
+        )
+    ).first()
+    if changed is None:
+        return []
+    msg_id, ticket_id = changed
+    return [
+        DeliveryStatusChanged(
+            ticket_id,
+            format_number(ticket_id),
+            msg_id,
+            status.value,
+            error[:2000] if error else None,
+        )
+    ]
 
 
 async def retry_message(

@@ -50,6 +50,8 @@ function liveRefreshes(number, customerId) {
       if (String(d.kept_id) === customerId || String(d.merged_id) === customerId) changed();
     });
   }
+  const side = later(() => fire("ticket-side"), 150);
+  document.body.addEventListener("sb-ErpFindingsUpdated", (ev) => { if (mine(ev)) side(); });
   document.body.addEventListener("sb-reload", () => { timeline(); changed(); });
 }
 
@@ -215,11 +217,60 @@ function scrollTimeline() {
   if (list) list.scrollTop = list.scrollHeight;
 }
 
+// -- SMS length: characters and segments while replying by SMS (Twilio bills per segment)
+const GSM7 = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡" +
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+const GSM7_EXTENDED = "^{}\\[~]|€\f";
+
+function smsLength(text) {
+  // GSM-7 when every character is in its alphabet (extended ones take two septets),
+  // else UCS-2 counted in UTF-16 units (an emoji is two); 160/153 or 70/67 per segment.
+  let septets = 0;
+  let gsm = true;
+  for (const ch of text) {
+    if (GSM7.includes(ch)) septets += 1;
+    else if (GSM7_EXTENDED.includes(ch)) septets += 2;
+    else { gsm = false; break; }
+  }
+  const units = gsm ? septets : text.length;
+  const single = gsm ? 160 : 70;
+  const multi = gsm ? 153 : 67;
+  const segments = units === 0 ? 0 : units <= single ? 1 : Math.ceil(units / multi);
+  return { chars: [...text].length, segments, encoding: gsm ? "GSM-7" : "UCS-2" };
+}
+
+function smsCounter() {
+  const form = document.getElementById("composer");
+  const out = document.getElementById("sms-count");
+  if (!form || !out) return;
+  const text = form.querySelector("textarea");
+  const via = form.querySelector("#via");
+  const note = form.querySelector("#note-toggle");
+  const show = () => {
+    const channel = via ? via.value : "";
+    const sms = channel === "sms" && !(note && note.checked);
+    out.hidden = !sms;
+    if (!sms) return;
+    const n = smsLength(text.value);
+    out.textContent = out.dataset.template
+      .replace("{chars}", String(n.chars))
+      .replace("{segments}", String(n.segments))
+      .replace("{encoding}", n.encoding);
+    out.classList.toggle("warn", n.segments > 3);
+  };
+  text.addEventListener("input", show);
+  if (via) via.addEventListener("change", show);
+  if (note) note.addEventListener("change", show);
+  form.addEventListener("htmx:afterRequest", () => setTimeout(show, 0));
+  show();
+}
+
 if (root) {
   const number = root.dataset.number;
   liveRefreshes(number, root.dataset.customer);
   const typing = collisions(number, root.dataset.user);
   composer(typing);
+  smsCounter();
   inlineErrors();
   tick();
   setInterval(tick, 1000);

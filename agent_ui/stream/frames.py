@@ -33,6 +33,7 @@ STREAMED = frozenset(
         "CustomersMerged",
         "CustomersUnmerged",
         "StaffChanged",
+        "ErpFindingsUpdated",
     }
 )
 """Event types appended to the live feed."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from agent_ui.web import account, auth, wallboard, workspace
+from agent_ui.web import account, auth, erp, wallboard, workspace
 from agent_ui.web.auth import session_authenticator, session_middleware
 from agent_ui.web.config import WEB_CONFIG, WEB_SESSION, WebConfig, page_user, web_session
 from agent_ui.web.kb import ROUTES as KB_ROUTES
@@ -32,6 +32,7 @@ def web_routes() -> list[web.AbstractRouteDef]:
         *workspace.ROUTES,
         *TICKET_ROUTES,
         *KB_ROUTES,
+        *erp.ROUTES,
     ]
 
 

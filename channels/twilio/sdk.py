@@ -179,6 +179,19 @@ class TwilioApi:
             raise failure_of(err) from err
         return {"sid": call.sid, "status": call.status}
 
+    async def redirect_call(self, call_sid: str, url: str, *, queue_sid: str | None = None) -> None:
+        """Moves a live call to the TwiML at ``url``: a caller waiting in ``<Enqueue>`` is
+        dequeued through its queue member (``queue_sid`` known), else the call itself is
+        updated. A call that already ended is Twilio's 21220, a permanent failure."""
+        try:
+            if queue_sid:
+                member = self.client.queues(queue_sid).members(call_sid)
+                await member.update_async(url=url, method="POST")
+            else:
+                await self.client.calls(call_sid).update_async(url=url, method="POST")
+        except Exception as err:
+            raise failure_of(err) from err
+
     async def fetch_media(self, url: str, limit: int) -> tuple[bytes, str]:
         """Downloads a media URL Twilio gave us (MediaUrlN, RecordingUrl) with the account's
         credentials, at most ``limit`` bytes; returns the bytes and the stated content type.
@@ -197,9 +210,15 @@ class TwilioApi:
             ):
                 if response.status >= 400:
                     raise failure_of(TwilioRestException(response.status, url, "media fetch"))
-                data = await response.content.read(limit + 1)
-                if len(data) > limit:
+                if (response.content_length or 0) > limit:
                     raise PermanentFailure(f"media larger than {limit} bytes")
-                return data, response.headers.get("Content-Type", "application/octet-stream")
+                chunks, size = [], 0
+                async for chunk in response.content.iter_chunked(64 * 1024):
+                    size += len(chunk)
+                    if size > limit:
+                        raise PermanentFailure(f"media larger than {limit} bytes")
+                    chunks.append(chunk)
+                stated = response.headers.get("Content-Type", "application/octet-stream")
+                return b"".join(chunks), stated
         except (aiohttp.ClientError, TimeoutError) as err:
             raise TemporaryFailure(f"media download failed: {type(err).__name__}") from err

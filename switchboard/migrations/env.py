@@ -6,7 +6,9 @@ from __future__ import annotations
 from alembic import context
 
 import channels.email.models  # registers the email tables
-import channels.telegram.models  # noqa: F401  (registers the telegram tables)
+import channels.telegram.models  # registers the telegram tables
+import channels.twilio.voice_models  # noqa: F401  (registers the voice tables)
+import erp.models  # noqa: F401  (registers the ERP tables)
 import knowledge.models  # noqa: F401  (registers the knowledge tables)
 import routing.models  # noqa: F401  (registers the routing tables)
 from tickets import Base, is_internal

@@ -13,7 +13,9 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
 import channels.email.models
-import channels.telegram.models  # noqa: F401
+import channels.telegram.models
+import channels.twilio.voice_models  # noqa: F401
+import erp.models  # noqa: F401
 import knowledge.models  # noqa: F401
 import routing.models  # noqa: F401
 from switchboard import db
