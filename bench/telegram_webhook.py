@@ -2,8 +2,9 @@
 ``POST /webhooks/telegram`` of one ``switchboard serve`` process (a subprocess, with the
 secret token checked), on SQLite and on PostgreSQL (from SWITCHBOARD_TEST_DATABASE_URL;
 skipped with a note when unset). A local fake Bot API answers the start-up ``getMe``.
-Then the same updates once more (re-delivery: each must be a no-op). Reports accepted
-updates per second, p50/p99 latency and the messages stored (must equal the updates).
+Then a fifth of them once more (re-delivery: each must be a no-op). Reports accepted
+updates per second, p50/p99 latency, the messages stored (must equal the updates), and as
+the reference the same process answering ``/healthz`` (one ``SELECT 1`` per request).
 
     python bench/telegram_webhook.py [--updates 5000] [--chats 1000] [--concurrency 32]
 """
@@ -84,6 +85,22 @@ async def post_all(
     return accepted, latencies, elapsed
 
 
+async def healthz_rate(port: int, count: int, concurrency: int) -> float:
+    """The reference: the same process answering ``/healthz`` (one ``SELECT 1`` each)."""
+    remaining = [count]
+    async with aiohttp.ClientSession() as http:
+
+        async def worker() -> None:
+            while remaining[0] > 0:
+                remaining[0] -= 1
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    await response.read()
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return count / (time.perf_counter() - began)
+
+
 async def run(url: str, backend: str, count: int, chats: int, concurrency: int) -> dict[str, Any]:
     bot = await FakeBotApi(TOKEN).start()
     port = free_port()
@@ -114,6 +131,7 @@ async def run(url: str, backend: str, count: int, chats: int, concurrency: int) 
         bodies = [update(i, chats) for i in range(count)]
         accepted, latencies, elapsed = await post_all(port, bodies, concurrency)
         again, _, again_elapsed = await post_all(port, bodies[: count // 5], concurrency)
+        reference = await healthz_rate(port, count // 2, concurrency)
     finally:
         server.terminate()
         await server.wait()
@@ -132,6 +150,7 @@ async def run(url: str, backend: str, count: int, chats: int, concurrency: int) 
         "p50_ms": round(percentile(latencies, 0.5) * 1000, 2),
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
         "redeliveries_per_s": round(again / again_elapsed, 1),
+        "healthz_per_s": round(reference, 1),
         "concurrency": concurrency,
     }
 

@@ -160,14 +160,18 @@ class TelegramInbound:
         update_id = payload.get("update_id")
         if not isinstance(update_id, int) or isinstance(update_id, bool):
             raise BadUpdate("an update needs an integer update_id")
-        if await self.desk.read(lambda s: rows.seen(s, update_id)):
-            return Handled("duplicate")
         try:
             update = parse_update(payload)
         except ValueError as err:
+            if await self.desk.read(lambda s: rows.seen(s, update_id)):
+                return Handled("duplicate")
             log.info("telegram: update %s is not one we can read: %s", update_id, err)
             await self._remember(update_id, "unreadable", "ignored:unreadable")
             return Handled("ignored:unreadable")
+        # A plain text message needs no look-up first: ingest itself knows a re-delivered
+        # message (unique external id). Everything else is checked before any work.
+        if not _plain(update) and await self.desk.read(lambda s: rows.seen(s, update_id)):
+            return Handled("duplicate")
         if update.kind is UpdateKind.MY_CHAT_MEMBER:
             return await self._member(update)
         if update.message is None:
@@ -311,7 +315,9 @@ class TelegramInbound:
             return None, events
 
         await self.desk.write(work)
-        return Handled(outcome, result.number, result.message_id)
+        return Handled(
+            "duplicate" if result.duplicate else outcome, result.number, result.message_id
+        )
 
     async def _edited(self, update: TgUpdate, msg: TgMessage) -> Handled:
         text = compose_text(msg, ())
@@ -370,6 +376,20 @@ class TelegramInbound:
             except AttachmentRefused as err:
                 notes.append(f"[{item.kind.value} {name} not kept: {err}]")
         return tuple(refs), notes
+
+
+def _plain(update: TgUpdate) -> bool:
+    """A new message without files, not a command, from a person in a private chat."""
+    msg = update.message
+    return (
+        update.kind is UpdateKind.MESSAGE
+        and msg is not None
+        and msg.private
+        and msg.sender is not None
+        and not msg.sender.is_bot
+        and not msg.files
+        and msg.command is None
+    )
 
 
 def _too_large(item: TgFile, name: str, limit: int) -> str:
