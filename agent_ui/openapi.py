@@ -198,6 +198,8 @@ SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "properties": {
                     "messages": {"type": "array", "items": _ref("Message")},
+                    # Email: CC addresses that joined the ticket (kept on replies).
+                    "participants": {"type": "array", "items": STR},
                     "erp": {"anyOf": [_ref("ErpSection"), {"type": "null"}]},
                 },
             },

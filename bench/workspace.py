@@ -323,10 +323,12 @@ async def load(dsn: str, n_tickets: int, n_messages: int, seed: int) -> dict[str
 
 
 async def _copy_messages(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
-    """One COPY of a chunk of messages."""
+    """One COPY of a chunk of messages, with their search tokens (``tickets.search``:
+    the full-text index's triggers index them as they land)."""
     if rows:
         await conn.copy_records_to_table(
             "messages",
+            records=[(*row, tickets.token_string(row[7])) for row in rows],
             columns=[
                 "id",
                 "ticket_id",
@@ -338,8 +340,8 @@ async def _copy_messages(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) 
                 "text",
                 "delivery_status",
                 "created_at",
+                "search_tokens",
             ],
-            records=rows,
         )
 
 

@@ -22,8 +22,18 @@ from knowledge.articles import (
     version,
     versions,
 )
+from knowledge.deflection import articles_for, deflection_enabled, queue_names, set_deflection
 from knowledge.demo_articles import DEMO_DIR, seed_articles
-from knowledge.models import Article, ArticleVersion, Insertion
+from knowledge.macros import (
+    MacroView,
+    add_macro,
+    delete_macro,
+    macro_for,
+    macros_for,
+    placeholders,
+)
+from knowledge.macros import render as render_macro
+from knowledge.models import Article, ArticleVersion, DeflectionSetting, Insertion, Macro
 from knowledge.render import plain_text, render_markdown
 from knowledge.search import Hit, search_articles
 from knowledge.suggest import detect_models, record_insertion, reply_text, suggest, ticket_text
@@ -38,27 +48,40 @@ __all__ = [
     "ArticleInput",
     "ArticleVersion",
     "BadFile",
+    "DeflectionSetting",
     "Hit",
     "ImportReport",
     "Insertion",
+    "Macro",
+    "MacroView",
     "Saved",
+    "add_macro",
     "article_dict",
+    "articles_for",
     "by_slug",
     "categories",
+    "deflection_enabled",
+    "delete_macro",
     "detect_models",
     "export_folder",
     "import_folder",
     "in_category",
     "input_from",
+    "macro_for",
+    "macros_for",
     "parse_file",
+    "placeholders",
     "plain_text",
+    "queue_names",
     "record_insertion",
+    "render_macro",
     "render_markdown",
     "reply_text",
     "restore_version",
     "save_article",
     "search_articles",
     "seed_articles",
+    "set_deflection",
     "suggest",
     "ticket_text",
     "translations",

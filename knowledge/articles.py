@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.models import Article, ArticleVersion
 from knowledge.render import render_markdown
+from knowledge.search import document_length
 from tickets import Invalid, NotFound, token_string
 
 LOCALES = ("zh-CN", "en")
@@ -111,6 +112,7 @@ def _input_content(data: ArticleInput) -> tuple[Any, ...]:
 def _tokens(article: Article) -> None:
     article.title_tokens = token_string(article.title, *article.tags, *article.models)
     article.body_tokens = token_string(article.body)
+    article.search_length = document_length(article.title_tokens, article.body_tokens)
 
 
 async def by_slug(session: AsyncSession, slug: str) -> Article | None:

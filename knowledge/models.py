@@ -20,7 +20,10 @@ ARTICLES_INDEX = FtsIndex("kb_articles", ("title_tokens", "body_tokens"))
 
 class Article(Base):
     __tablename__ = "kb_articles"
-    __table_args__ = (Index("ix_kb_articles_translation", "translation_key", "locale"),)
+    __table_args__ = (
+        Index("ix_kb_articles_translation", "translation_key", "locale"),
+        Index("ix_kb_articles_updated_at", "updated_at"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     slug: Mapped[str] = mapped_column(String(200), unique=True)
     locale: Mapped[str] = mapped_column(String(10))
@@ -36,6 +39,8 @@ class Article(Base):
     version: Mapped[int] = mapped_column(default=1)
     title_tokens: Mapped[str] = mapped_column(Text, default="")
     body_tokens: Mapped[str] = mapped_column(Text, default="")
+    # The length BM25 normalises by (``knowledge.search.document_length``).
+    search_length: Mapped[int] = mapped_column(default=0)
     helpful_yes: Mapped[int] = mapped_column(default=0)
     helpful_no: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime]
@@ -74,4 +79,31 @@ class Insertion(Base):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     terms: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+
+class DeflectionSetting(Base):
+    """Whether a queue's new web chats (and Telegram chats) first get matching public
+    articles. No row: on."""
+
+    __tablename__ = "kb_deflection"
+    queue_id: Mapped[int] = mapped_column(
+        ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True
+    )
+    enabled: Mapped[bool] = mapped_column(default=True)
+
+
+class Macro(Base):
+    """A canned reply: shared by a queue (``queue_id``) or personal (``owner_id``)."""
+
+    __tablename__ = "kb_macros"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text)
+    queue_id: Mapped[int | None] = mapped_column(
+        ForeignKey("queues.id", ondelete="CASCADE"), index=True
+    )
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     created_at: Mapped[datetime]

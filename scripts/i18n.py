@@ -40,6 +40,7 @@ DOMAINS: dict[str, list[str]] = {
     "email": ["channels/email/timeline.py"],
     "erp": ["erp/*.html", "erp/panel.py", "agent_ui/web/erp/**/*.py"],
     "voice": ["channels/twilio/voice_ui.py"],
+    "telegram": ["channels/telegram/render.py"],
 }
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "false"}
 

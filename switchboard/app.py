@@ -51,11 +51,13 @@ from agent_ui.web.i18n import gettext_
 from channels import SenderRegistry
 from channels.base import DeliveryError
 from channels.email.channel import EmailChannel
-from channels.email.timeline import render_email
+from channels.email.timeline import PARTICIPANTS_TITLE, render_email, render_participants
+from channels.telegram import TelegramChannel, make_telegram
 from channels.twilio.sdk import TwilioApi, TwilioConfig
 from channels.twilio.sms import SMS, TwilioSms, sms_routes
 from channels.twilio.voice import WEBHOOKS as VOICE_WEBHOOKS
-from channels.twilio.voice import Voice, VoiceOptions, parse_queue_waits
+from channels.twilio.voice import Voice, VoiceOptions, no_order_lookup, parse_queue_waits
+from channels.twilio.voice_orders import ErpOrderLookup
 from channels.twilio.voice_ui import PANEL_TITLE as VOICE_PANEL_TITLE
 from channels.twilio.voice_ui import VoiceUi, callback_failed, callback_placed
 from channels.webchat import (
@@ -81,6 +83,7 @@ from switchboard.bus import Bury, EventBus, InProcessBus, RedisBus, RedisClient,
 from switchboard.charsets import install_cjk_aliases
 from switchboard.chatwait import wait_estimator
 from switchboard.clock import utc_now
+from switchboard.deflection import kb_deflector
 from switchboard.dispatcher import OutboxDispatcher
 from switchboard.email import make_email
 from switchboard.erp_setup import make_erp_service
@@ -129,6 +132,7 @@ class Runtime:
     email: EmailChannel | None = None
     erp: ErpService | None = None
     erp_http: aiohttp.ClientSession | None = None
+    telegram: TelegramChannel | None = None
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -186,6 +190,7 @@ def make_webchat(
         secure_cookie=(settings.public_url or "").startswith("https://"),
         blobs=blob_store(settings),
         max_upload=settings.attachment_max_bytes,
+        deflector=kb_deflector(desk),
     )
 
 
@@ -255,6 +260,9 @@ async def build_runtime(
         email = make_email(settings, desk, blob_store(settings))
         if email is not None and email.sender is not None:
             senders.register(email.sender)
+        telegram = make_telegram_channel(settings, desk)
+        if telegram is not None:
+            senders.register(telegram.sender)
         policy = RetryPolicy(
             base_s=settings.outbox_base_delay_s,
             max_attempts=settings.outbox_max_attempts,
@@ -298,6 +306,7 @@ async def build_runtime(
         email=email,
         erp=erp,
         erp_http=erp_http,
+        telegram=telegram,
     )
 
 
@@ -350,6 +359,7 @@ async def start_runtime(runtime: Runtime, *, workers: bool, timers: bool | None 
     hand)."""
     await runtime.routing.ensure_state()
     await runtime.bus.start(consumers=workers)
+    await start_telegram(runtime, workers=workers)
     if workers if timers is None else timers:
         runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="relay"))
         runtime.tasks.append(asyncio.create_task(runtime.dispatcher.run(), name="outbox"))
@@ -377,6 +387,8 @@ async def stop_runtime(runtime: Runtime) -> None:
     runtime.relay.stop()
     if runtime.erp is not None:
         runtime.erp.stop()
+    if runtime.telegram is not None:
+        runtime.telegram.poller.stop()
     for task in runtime.tasks:
         task.cancel()
     if runtime.tasks:
@@ -389,6 +401,8 @@ async def stop_runtime(runtime: Runtime) -> None:
     await runtime.webchat.hub.close_all()
     if runtime.twilio_sms is not None:
         await runtime.twilio_sms.close()
+    if runtime.telegram is not None:
+        await runtime.telegram.close()
     await runtime.bus.stop()
     await runtime.desk.close()
     if runtime.erp_http is not None:
@@ -500,6 +514,9 @@ def create_app(
     app[PANELS] = PanelRegistry()
     app[PANELS].add_panel(suggestions_panel(app))
     app[PANELS].add_timeline("email", render_email)
+    app[PANELS].add_panel(
+        Panel("email-participants", PARTICIPANTS_TITLE, render_participants, order=20)
+    )
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         runtime = await build_runtime(settings, clock=clock, redis_prefix=redis_prefix)
@@ -536,6 +553,8 @@ def create_app(
         stream.add_authenticator(session_authenticator(runtime.desk))
         app[STREAM] = stream
         runtime.bus.subscribe(stream.on_event)
+        if runtime.telegram is not None:
+            app[PANELS].add_timeline("telegram", runtime.telegram.render)
         await start_runtime(
             runtime, workers=settings.run_workers if workers is None else workers, timers=timers
         )
@@ -574,6 +593,7 @@ def create_app(
     # Twilio SMS webhooks (channels/twilio/sms.py), when the Twilio settings are complete.
     if twilio_config(settings) is not None:
         sms_routes(app)
+    app.router.add_route("POST", "/webhooks/telegram", telegram_webhook)
     return app
 
 
@@ -585,27 +605,10 @@ def create_app(
 VOICE = web.AppKey("voice", Voice)
 
 
-def voice_config(settings: Settings) -> TwilioConfig | None:
-    if not (
-        settings.twilio_account_sid
-        and settings.twilio_auth_token
-        and settings.twilio_number
-        and settings.public_url
-    ):
-        return None
-    return TwilioConfig(
-        settings.twilio_account_sid,
-        settings.twilio_auth_token,
-        settings.twilio_number,
-        settings.public_url,
-        settings.twilio_api_base,
-    )
-
-
 def voice_routes(app: web.Application, settings: Settings) -> None:
     """The voice webhooks and the call-back button (the handlers live on ``app[VOICE]``,
     made at start-up by ``voice_attach``)."""
-    if voice_config(settings) is None:
+    if twilio_config(settings) is None:
         log.info(
             "twilio voice disabled: set SWITCHBOARD_TWILIO_ACCOUNT_SID, _TWILIO_AUTH_TOKEN, "
             "_TWILIO_NUMBER and SWITCHBOARD_PUBLIC_URL to take phone calls"
@@ -624,7 +627,7 @@ def voice_routes(app: web.Application, settings: Settings) -> None:
 
 
 async def voice_attach(app: web.Application, runtime: Runtime, *, workers: bool) -> None:
-    config = voice_config(runtime.settings)
+    config = twilio_config(runtime.settings)
     if config is None:
         return
     settings = runtime.settings
@@ -638,7 +641,9 @@ async def voice_attach(app: web.Application, runtime: Runtime, *, workers: bool)
         max_recording_s=settings.voice_max_recording_s,
         max_recording_bytes=settings.attachment_max_bytes,
     )
-    voice = Voice(runtime.desk, api, blob_store(settings), options)
+    # Order status by phone is answered from the ERP room (else every request is a call-back).
+    orders = ErpOrderLookup(runtime.erp) if runtime.erp is not None else no_order_lookup
+    voice = Voice(runtime.desk, api, blob_store(settings), options, orders)
     app[VOICE] = voice
     runtime.bus.consume("voice", voice.on_event)
     if workers:  # stop_runtime cancels and awaits it with the other workers
@@ -669,6 +674,54 @@ async def _voice_call_back(request: web.Request) -> web.Response:
         content_type="text/html",
         headers={"HX-Trigger": "ticket-timeline"},
     )
+
+
+# -- Telegram (channels/telegram) -------------------------------------------------------
+# The bot's client, webhook, sender, long polling and timeline rendering. Off without
+# SWITCHBOARD_TELEGRAM_BOT_TOKEN (one log line); the webhook refuses every request (403)
+# without SWITCHBOARD_TELEGRAM_SECRET_TOKEN.
+
+
+def make_telegram_channel(settings: Settings, desk: Desk) -> TelegramChannel | None:
+    if not settings.telegram_bot_token:
+        log.info("telegram: off (SWITCHBOARD_TELEGRAM_BOT_TOKEN is not set)")
+        return None
+    if not settings.telegram_secret_token and not settings.telegram_polling:
+        log.warning(
+            "telegram: SWITCHBOARD_TELEGRAM_SECRET_TOKEN is not set: the webhook refuses "
+            "every update (set it, or use long polling)"
+        )
+    return make_telegram(
+        desk,
+        blob_store(settings),
+        token=settings.telegram_bot_token,
+        secret_token=settings.telegram_secret_token,
+        api_base=settings.telegram_api_base,
+        max_file_bytes=settings.attachment_max_bytes,
+        timeout_s=min(10.0, settings.outbox_send_timeout_s),
+        poll_timeout_s=settings.telegram_poll_timeout_s,
+    )
+
+
+async def start_telegram(runtime: Runtime, *, workers: bool) -> None:
+    telegram = runtime.telegram
+    if telegram is None:
+        return
+    await telegram.start()
+    if workers:
+        runtime.tasks.append(asyncio.create_task(telegram.housekeeping(), name="telegram-prune"))
+    if workers and runtime.settings.telegram_polling:
+        runtime.tasks.append(asyncio.create_task(telegram.poller.run(), name="telegram-poll"))
+
+
+async def telegram_webhook(request: web.Request) -> web.StreamResponse:
+    telegram = request.app[RUNTIME].telegram
+    if telegram is None:
+        raise web.HTTPNotFound(text="the Telegram channel is not configured\n")
+    return await telegram.inbound.webhook(request)
+
+
+# -- end of Telegram --------------------------------------------------------------------
 
 
 def _lazy(pick: Callable[[web.Application], Handler]) -> Handler:

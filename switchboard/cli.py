@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import knowledge
 import tickets
 from routing.models import QueueRouting
-from switchboard import cli_erp, cli_events, cli_kb, cli_voice, db, logs
+from switchboard import cli_erp, cli_events, cli_kb, cli_telegram, cli_voice, db, logs
 from switchboard.app import (
     MigrationsPending,
     build_runtime,
@@ -63,6 +63,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["host"] = args.host
     if getattr(args, "port", None):
         overrides["port"] = args.port
+    if getattr(args, "telegram_polling", False):
+        overrides["telegram_polling"] = True
     return Settings.load(**overrides)
 
 
@@ -108,7 +110,11 @@ async def cmd_serve(args: argparse.Namespace) -> None:
 
 async def cmd_worker(args: argparse.Namespace) -> None:
     settings = _settings(args)
+    if settings.telegram_polling and not settings.telegram_bot_token:
+        raise CliError("--telegram-polling needs SWITCHBOARD_TELEGRAM_BOT_TOKEN")
     runtime = await build_runtime(settings)
+    if runtime.email is not None:  # the SMTP receiver listens in `serve` processes only
+        runtime.email.listen = None
     await start_runtime(runtime, workers=True)
     try:
         await _until_signalled()
@@ -325,6 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("worker", help="run the background workers (outbox, timers) without HTTP")
     common(p)
+    p.add_argument(
+        "--telegram-polling",
+        action="store_true",
+        help="also long-poll Telegram for updates (no public URL needed; no webhook set)",
+    )
     p.set_defaults(run=cmd_worker)
 
     p = sub.add_parser(
@@ -377,6 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_events.add_parser(sub, common)
     cli_kb.add_parser(sub, common)
     cli_erp.add_parser(sub, common)
+    cli_telegram.add_parser(sub, common)
     q = tsub.add_parser("list", help="a user's tokens: id, created, last used, label (no secrets)")
     q.add_argument("email")
     common(q)
@@ -414,7 +426,8 @@ def _explain(err: BaseException) -> str | None:
         | cli_events.EventsError
         | cli_kb.KbError
         | cli_erp.ErpCliError
-        | cli_voice.VoiceCliError,
+        | cli_voice.VoiceCliError
+        | cli_telegram.TelegramCliError,
     ):
         return str(err)
     if (isinstance(err, OperationalError | ProgrammingError) and "no such table" in str(err)) or (

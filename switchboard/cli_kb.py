@@ -40,6 +40,13 @@ def add_parser(sub: Any, common: Common) -> None:
     q.add_argument("dir", type=Path)
     common(q)
     q.set_defaults(run=cmd_export)
+    q = ksub.add_parser(
+        "deflection", help="turn chat deflection (articles for a first message) on or off"
+    )
+    q.add_argument("queue", help="the queue's name")
+    q.add_argument("state", choices=["on", "off"])
+    common(q)
+    q.set_defaults(run=cmd_deflection)
 
 
 class ProgressBar:
@@ -113,3 +120,17 @@ async def cmd_export(args: argparse.Namespace) -> None:
     finally:
         await engine.dispose()
     print(f"{count} article(s) written to {args.dir}")
+
+
+async def cmd_deflection(args: argparse.Namespace) -> None:
+    engine = _engine(args)
+    try:
+        async with db.transaction(db.session_factory(engine)) as session:
+            queues = await knowledge.queue_names(session)
+            if args.queue not in queues:
+                known = ", ".join(sorted(queues)) or "none"
+                raise KbError(f"no queue {args.queue!r} (queues: {known})")
+            await knowledge.set_deflection(session, queues[args.queue], args.state == "on")
+    finally:
+        await engine.dispose()
+    print(f"deflection {args.state} for queue {args.queue}")

@@ -84,6 +84,10 @@ class Settings:
     telegram_bot_token: str | None = _secret()
     telegram_secret_token: str | None = _secret()
     telegram_api_base: str | None = None
+    # Long polling instead of the webhook (installations without a public URL): the
+    # workers of this process poll getUpdates (`switchboard worker --telegram-polling`).
+    telegram_polling: bool = False
+    telegram_poll_timeout_s: int = 30
 
     erp: str = "builtin"
     erp_url: str | None = None

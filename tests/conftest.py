@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-import erp.models  # noqa: F401  (its tables are truncated between tests too)
+import switchboard.tables  # noqa: F401  (every room's tables are truncated between tests)
 from switchboard import db
 from switchboard.settings import Settings
 from tickets.models import Base

@@ -19,6 +19,7 @@ Decisions where the issue is silent:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tickets import audit
 from tickets.contracts import Actor, Channel, Direction, TicketStatus
 from tickets.errors import Conflict, Invalid, NotFound
-from tickets.events import Event, MessageSeen, TicketRated
+from tickets.events import Event, MessageSeen, TicketRated, TicketStatusChanged, TicketUpdated
 from tickets.identity import (
     PHONE_IDENTITY,
     InvalidAddress,
@@ -45,6 +46,7 @@ from tickets.models import (
     Queue,
     SlaPolicy,
     Ticket,
+    TicketTag,
     User,
     format_number,
 )
@@ -357,3 +359,76 @@ async def ratings_since(session: AsyncSession, since: datetime) -> list[dict[str
         {"queue": name, "count": int(count), "average": round(float(avg), 2)}
         for name, count, avg in rows
     ]
+
+
+SELF_SERVED_TAG = "self-served"
+"""The tag of a conversation the customer solved themselves with an article."""
+
+
+async def solve_self_served(
+    session: AsyncSession,
+    channel: str,
+    address: str,
+    ticket_id: int,
+    now: datetime,
+    *,
+    article: str | None = None,
+) -> list[Event]:
+    """The customer says an article solved their question: their own open conversation
+    becomes solved and tagged ``self-served`` (counted apart from agents' solves). Routing
+    and SLA clocks follow the status event like any solve."""
+    ticket = await _own_ticket(session, channel, address, ticket_id)
+    old = ticket.status
+    if old not in (TicketStatus.NEW.value, TicketStatus.OPEN.value, TicketStatus.PENDING.value):
+        raise Conflict(f"{ticket.number} is not open")
+    await session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id)
+        .values(status=TicketStatus.SOLVED.value, solved_at=now, updated_at=now)
+    )
+    tagged = (
+        await session.execute(
+            select(TicketTag.tag).where(
+                TicketTag.ticket_id == ticket.id, TicketTag.tag == SELF_SERVED_TAG
+            )
+        )
+    ).scalar()
+    if tagged is None:
+        session.add(TicketTag(ticket_id=ticket.id, tag=SELF_SERVED_TAG))
+        await session.flush()
+    await audit.record(
+        session,
+        Actor.customer(ticket.customer_id),
+        "ticket.self_served",
+        now,
+        ticket_id=ticket.id,
+        article=article,
+    )
+    changes = {"status": TicketStatus.SOLVED.value, "tags_added": [SELF_SERVED_TAG]}
+    return [
+        TicketUpdated(ticket.id, ticket.number, changes),
+        TicketStatusChanged(
+            ticket.id, ticket.number, old, TicketStatus.SOLVED.value, ticket.channel
+        ),
+    ]
+
+
+async def self_served_since(
+    session: AsyncSession, since: datetime, queue_ids: Collection[int] | None = None
+) -> int:
+    """Conversations the customer solved with an article since ``since`` (still solved or
+    closed), in the given queues (None: every queue)."""
+    query = (
+        select(func.count())
+        .select_from(Ticket)
+        .join(TicketTag, TicketTag.ticket_id == Ticket.id)
+        .where(
+            TicketTag.tag == SELF_SERVED_TAG,
+            Ticket.solved_at >= since,
+            Ticket.status.in_(sorted(RATED_STATUSES)),
+        )
+    )
+    if queue_ids is not None:
+        query = query.where(Ticket.queue_id.in_(sorted(queue_ids)))
+    count = await session.execute(query)
+    return int(count.scalar_one())

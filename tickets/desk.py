@@ -78,6 +78,13 @@ class Desk:
         self._relayed: list[int] = []
         self._marker: asyncio.Task[None] | None = None
 
+    @property
+    def parallel_writes(self) -> bool:
+        """Whether concurrent write transactions make progress together (PostgreSQL),
+        rather than queueing for one writer (SQLite): batch intake runs several batches
+        at once only where that helps."""
+        return self._serial is None
+
     async def write(self, work: Work[T]) -> T:
         """Runs ``work`` in one transaction with its events; publishes them after commit."""
         async with self._turn(), self.sessions() as session, session.begin():

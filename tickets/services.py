@@ -390,6 +390,20 @@ async def merge_customers(
         raise Invalid("cannot merge a customer into itself")
     if not staff.supervises:
         raise Forbidden("only supervisors and admins merge customers")
+    return await merge_customer_rows(session, staff.actor, staff.id, keep_id, merge_id, now)
+
+
+async def merge_customer_rows(
+    session: AsyncSession,
+    actor: Actor,
+    merged_by: int | None,
+    keep_id: int,
+    merge_id: int,
+    now: datetime,
+) -> Merged:
+    """The merge itself, for a caller that has decided it may happen: a supervisor
+    (``merge_customers``) or the system on proof the two are one person (a phone number
+    the customer shared from their own Telegram account); undoable either way."""
     rows = (
         (
             await session.execute(
@@ -437,7 +451,7 @@ async def merge_customers(
                 merged_id=merge_id,
                 identity_ids=sorted(identity_ids),
                 ticket_ids=sorted(ticket_ids),
-                merged_by=staff.id,
+                merged_by=merged_by,
                 merged_at=now,
             )
             .returning(CustomerMerge.id)
@@ -445,7 +459,7 @@ async def merge_customers(
     ).scalar_one()
     await audit.record(
         session,
-        staff.actor,
+        actor,
         "customer.merged",
         now,
         kept=keep_id,

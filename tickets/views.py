@@ -24,6 +24,7 @@ from tickets.models import (
     Message,
     Queue,
     Ticket,
+    TicketParticipant,
     TicketTag,
     User,
     format_number,
@@ -224,6 +225,15 @@ async def ticket_detail(session: AsyncSession, staff: StaffUser, number: str) ->
         raise NotFound(f"no ticket {number}")
     (data,) = await ticket_dicts(session, [ticket])
     data["messages"] = await messages_of(session, ticket.id)
+    data["participants"] = list(
+        (
+            await session.execute(
+                select(TicketParticipant.address)
+                .where(TicketParticipant.ticket_id == ticket.id)
+                .order_by(TicketParticipant.created_at, TicketParticipant.address)
+            )
+        ).scalars()
+    )
     return data
 
 

@@ -33,12 +33,36 @@ function fire(name) {
   document.body.dispatchEvent(new CustomEvent(name, { bubbles: true }));
 }
 
+// A refresh asked for while a request for that part is in flight (a refresh, or the
+// composer's post that answers with the timeline) runs once that answer is in place: a
+// trigger fired at the old element is lost when the swap replaces it, so an SMS receipt
+// arriving while the reply was being posted would otherwise never be shown.
+function refresher(name, id, ms) {
+  let busy = false;
+  let again = false;
+  const run = later(() => {
+    if (busy) { again = true; return; }
+    fire(name);
+  }, ms);
+  const about = (ev) => ev.detail && ev.detail.target && ev.detail.target.id === id;
+  document.body.addEventListener("htmx:beforeRequest", (ev) => { if (about(ev)) busy = true; });
+  document.body.addEventListener("htmx:afterRequest", (ev) => {
+    if (!about(ev)) return;
+    // Still busy until the answer has replaced the old element (the swap follows).
+    setTimeout(() => {
+      busy = false;
+      if (again) { again = false; run(); }
+    }, 50);
+  });
+  return run;
+}
+
 // -- live refreshes ---------------------------------------------------------------------
 function liveRefreshes(number, customerId) {
-  const timeline = later(() => fire("ticket-timeline"), 150);
+  const timeline = refresher("ticket-timeline", "timeline", 150);
   const changed = later(() => fire("ticket-changed"), 150);
   const mine = (ev) => ev.detail && ev.detail.data && ev.detail.data.number === number;
-  for (const type of ["MessageReceived", "MessageSent", "DeliveryStatusChanged"]) {
+  for (const type of ["MessageReceived", "MessageSent", "DeliveryStatusChanged", "CallChanged"]) {
     document.body.addEventListener("sb-" + type, (ev) => { if (mine(ev)) timeline(); });
   }
   for (const type of ["TicketUpdated", "TicketStatusChanged", "TicketAssigned", "SlaWarning", "SlaBreached", "SlaStarted"]) {

@@ -34,6 +34,7 @@ STREAMED = frozenset(
         "CustomersUnmerged",
         "StaffChanged",
         "ErpFindingsUpdated",
+        "CallChanged",
     }
 )
 """Event types appended to the live feed."""

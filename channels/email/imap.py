@@ -22,6 +22,7 @@ import asyncio
 import logging
 import re
 import ssl
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
 FETCH_UID = re.compile(rb"\bUID (\d+)")
 MAX_BACKOFF_S = 300.0
+PARALLEL_BATCHES = 4
+Results = list[IngestResult | Exception]
 
 
 class ImapError(Exception):
@@ -132,21 +135,47 @@ class ImapPoller:
         _ok(found, "UID SEARCH")
         uids = sorted({int(u) for line in found.lines for u in line.split() if u.isdigit()})
         uids = [u for u in uids if u > last_uid]
+        # Batches are fetched one after another on the connection, and ingested while the
+        # next is fetched (several at once where the database writes in parallel); each
+        # is acknowledged, and the last UID advanced, strictly in UID order.
+        parallel = PARALLEL_BATCHES if self.intake.desk.parallel_writes else 1
+        pending: deque[tuple[list[int], list[tuple[int, bytes]], asyncio.Task[Results]]] = deque()
         done = 0
-        for start in range(0, len(uids), self.account.batch):
-            chunk = uids[start : start + self.account.batch]
-            mails = await self.fetch(client, chunk)
-            results = await self.intake.receive_many([(raw, ()) for _, raw in mails])
-            for (uid, _), result in zip(mails, results, strict=True):
-                if isinstance(result, ValueError):
-                    log.warning("IMAP %s: UID %s refused: %s", self.name, uid, result)
-                elif not isinstance(result, IngestResult):
-                    raise result  # nothing after it is acknowledged; refetched next round
-            await self.acknowledge(client, [uid for uid, _ in mails])
-            await self.intake.desk.write(self._save(validity, chunk[-1]))
-            done += len(mails)
+        try:
+            for start in range(0, len(uids), self.account.batch):
+                chunk = uids[start : start + self.account.batch]
+                mails = await self.fetch(client, chunk)
+                work = self.intake.receive_many([(raw, ()) for _, raw in mails])
+                pending.append((chunk, mails, asyncio.create_task(work)))
+                while pending and (len(pending) >= parallel or pending[0][2].done()):
+                    done += await self._finish(client, validity, *pending.popleft())
+            while pending:
+                done += await self._finish(client, validity, *pending.popleft())
+        finally:
+            for *_, task in pending:  # an earlier batch failed: later ones are refetched
+                task.cancel()
+            if pending:
+                await asyncio.gather(*(t for *_, t in pending), return_exceptions=True)
         self.rounds += 1
         return done
+
+    async def _finish(
+        self,
+        client: aioimaplib.IMAP4,
+        validity: int,
+        chunk: list[int],
+        mails: list[tuple[int, bytes]],
+        task: asyncio.Task[Results],
+    ) -> int:
+        results = await task
+        for (uid, _), result in zip(mails, results, strict=True):
+            if isinstance(result, ValueError):
+                log.warning("IMAP %s: UID %s refused: %s", self.name, uid, result)
+            elif not isinstance(result, IngestResult):
+                raise result  # nothing from here on is acknowledged; refetched next round
+        await self.acknowledge(client, [uid for uid, _ in mails])
+        await self.intake.desk.write(self._save(validity, chunk[-1]))
+        return len(mails)
 
     async def fetch(self, client: aioimaplib.IMAP4, uids: Sequence[int]) -> list[tuple[int, bytes]]:
         response = await client.uid("fetch", ",".join(map(str, uids)), "(UID BODY.PEEK[])")

@@ -18,12 +18,11 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import tickets
-from channels.attachments import OCTET_STREAM, BlobStore, safe_name, sniff
+from channels.attachments import BlobStore, safe_name, sniff
 from channels.email.classify import Noise, classify
 from channels.email.parse import ParsedEmail, Part, parse, summary
 from tickets import (
@@ -40,10 +39,6 @@ from tickets import (
 log = logging.getLogger(__name__)
 RAW_TYPE = "message/rfc822"
 OUR_ID_PREFIX = "<sb-"
-
-
-class BatchBlobStore(BlobStore, Protocol):
-    async def put_many(self, items: list[tuple[bytes, str]]) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -229,7 +224,7 @@ class EmailIntake:
             html=mail.html,
             attachments=attachments,
             thread=ThreadHints(
-                message_id=mail.message_id or mail.external_id,
+                message_id=mail.message_id,
                 in_reply_to=mail.in_reply_to,
                 references=references,
             ),
@@ -258,4 +253,4 @@ def _mark_bounced(
     return work
 
 
-__all__ = ["OCTET_STREAM", "EmailConfig", "EmailIntake", "Prepared"]
+__all__ = ["EmailConfig", "EmailIntake", "Prepared"]

@@ -21,7 +21,7 @@ import html as htmllib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.message import EmailMessage, Message
+from email.message import Message
 from html.parser import HTMLParser
 from typing import Any
 
@@ -90,8 +90,7 @@ LOOP_HEADERS = (
 
 
 def parse(raw: bytes) -> ParsedEmail:
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
-    assert isinstance(msg, EmailMessage)
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     defects = [type(d).__name__ for d in msg.defects]
     message_id = _first_id(_header(msg, "message-id"))
     external_id = message_id or "sha256:" + hashlib.sha256(raw).hexdigest()
@@ -163,30 +162,17 @@ def parse(raw: bytes) -> ParsedEmail:
 
 
 def _header(msg: Message, name: str) -> str:
-    """The decoded header, whatever its state: the parsed value when the policy can read
-    it, else the raw text with encoded words decoded through ``charsets``."""
-    raw = _raw_header(msg, name)
+    """The header unfolded, with its encoded words (and raw 8-bit bytes) decoded through
+    ``charsets``. The message is parsed with the ``compat32`` policy, which keeps header
+    values as they came: an order of magnitude faster than ``policy.default``'s header
+    objects, and every decoding decision stays ours."""
+    raw = next((v for k, v in msg.raw_items() if k.lower() == name), None)
     if raw is None:
         return ""
-    if any("\udc80" <= ch <= "\udcff" for ch in raw):  # raw 8-bit bytes in the header
-        return _decode_words(" ".join(raw.split()))
-    try:
-        value = msg.get(name)
-    except Exception:
-        value = None
-    if value is None:
-        return _decode_words(raw)
-    text = str(value)
-    if "=?" in text:  # an encoded word the policy left alone (bad charset, no spaces)
-        text = _decode_words(text)
-    return repair_header(text).replace("\r", "").replace("\n", " ")
-
-
-def _raw_header(msg: Message, name: str) -> str | None:
-    for key, value in msg.raw_items():
-        if key.lower() == name:
-            return str(value)
-    return None
+    text = " ".join(str(raw).split())
+    if "=?" in text:
+        return _decode_words(text)
+    return repair_header(text)
 
 
 _WORD = re.compile(r"=\?([^?]+)\?([bBqQ])\?([^?]*)\?=")

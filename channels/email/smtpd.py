@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,14 +31,21 @@ from tickets import IngestResult
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 64
+PARALLEL_BATCHES = 4
 
 
 class GroupCommit:
     """Gathers mails submitted while a commit is running and ingests them as one batch."""
 
-    def __init__(self, intake: EmailIntake, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self, intake: EmailIntake, max_batch: int = MAX_BATCH, parallel: int | None = None
+    ) -> None:
         self.intake = intake
         self.max_batch = max_batch
+        self.slots = asyncio.Semaphore(
+            parallel or (PARALLEL_BATCHES if intake.desk.parallel_writes else 1)
+        )
+        self._running: set[asyncio.Task[None]] = set()
         self._queue: asyncio.Queue[
             tuple[bytes, tuple[str, ...], asyncio.Future[IngestResult | Exception]]
         ] = asyncio.Queue()
@@ -53,28 +61,42 @@ class GroupCommit:
         return await future
 
     async def _run(self) -> None:
+        """Takes what has queued up as one batch whenever a slot is free: while a batch
+        commits, the next one gathers (several commit at once on PostgreSQL)."""
         while True:
+            await self.slots.acquire()
             first = await self._queue.get()
             batch = [first]
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            try:
-                results = await self.intake.receive_many([(raw, to) for raw, to, _ in batch])
-            except asyncio.CancelledError:
-                for *_, future in batch:
-                    future.cancel()
-                raise
-            except Exception as err:  # storing the blobs failed: every sender retries
-                results = [err] * len(batch)
-            for (*_, future), result in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(result)
+            task = asyncio.create_task(self._commit(batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _commit(
+        self, batch: list[tuple[bytes, tuple[str, ...], asyncio.Future[IngestResult | Exception]]]
+    ) -> None:
+        try:
+            results = await self.intake.receive_many([(raw, to) for raw, to, _ in batch])
+        except asyncio.CancelledError:
+            for *_, future in batch:
+                future.cancel()
+            raise
+        except Exception as err:  # storing the blobs failed: every sender retries
+            results = [err] * len(batch)
+        finally:
+            self.slots.release()
+        for (*_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
 
     async def close(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
+        tasks = [t for t in (self._worker, *self._running) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+                await task
 
 
 class SmtpHandler:
@@ -126,7 +148,11 @@ async def serve(
             ident="Switchboard ESMTP",
         )
 
-    server = await asyncio.get_running_loop().create_server(factory, host, port)
+    # SO_REUSEPORT: every `switchboard serve` process on a host listens on the one port,
+    # and the kernel spreads connections over them.
+    server = await asyncio.get_running_loop().create_server(
+        factory, host, port, reuse_port=port != 0 and hasattr(socket, "SO_REUSEPORT")
+    )
     return server, commit
 
 

@@ -117,3 +117,19 @@ async def render_email(message: Mapping[str, Any], context: Any) -> str | None:
         )
     parts.append(Markup("</div>"))
     return str(Markup("").join(parts))
+
+
+PARTICIPANTS_TITLE = N_("Participants (CC)")
+
+
+async def render_participants(context: Any) -> str | None:
+    """The ticket's CC participants: they may write into the ticket and stay on CC of
+    every reply. Hidden when there are none."""
+    people = list(context.ticket.get("participants") or [])
+    if not people:
+        return None
+    items = Markup("").join(Markup("<li>{}</li>").format(p) for p in people)
+    note = context.gettext("They receive every reply on CC.")
+    return str(
+        Markup('<ul class="participants">{}</ul><p class="muted">{}</p>').format(items, note)
+    )

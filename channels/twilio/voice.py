@@ -54,6 +54,7 @@ from channels.attachments import BlobStore
 from channels.base import PermanentFailure, TemporaryFailure
 from channels.twilio import voice_store as store
 from channels.twilio.sdk import TwilioApi, TwilioConfig, VoiceResponse, check_signature
+from channels.twilio.voice_events import CallChanged
 from channels.twilio.voice_prompts import (
     AGENT_CALLBACK,
     AGENT_WHISPER,
@@ -221,6 +222,26 @@ class Voice:
             return await work(session, now), []
 
         return await self.desk.write(run)
+
+    async def _changed(self, sid: str) -> None:
+        """Tells open ticket pages that this call changed (a broadcast: may be missed)."""
+        call = await self.desk.read(lambda s: store.call_by_sid(s, sid))
+        if call is None or call.ticket_id is None:
+            return
+        try:
+            await self.desk.broadcast(
+                [
+                    CallChanged(
+                        call.ticket_id,
+                        format_number(call.ticket_id),
+                        call.call_sid,
+                        call.state,
+                        call.outcome,
+                    )
+                ]
+            )
+        except Exception as err:
+            log.warning("could not announce a change of call %s: %s", sid, err)
 
     def _say(self, target: Any, prompt: Prompt, language: str, **values: object) -> None:
         target.say(prompt(language, **values), language=TTS[language])
@@ -410,6 +431,7 @@ class Voice:
             return queue, True, None
 
         queue, is_open, assignee = await self._write(place)
+        await self._changed(sid)
         if not is_open:
             return _twiml(await self._voicemail(sid, language, CLOSED))
         if assignee is not None:
@@ -482,6 +504,7 @@ class Voice:
                     await store.owe_callback(session, sid, now)
 
             await self._write(abandoned)
+            await self._changed(sid)
             return _twiml(response)
 
         async def assigned(session: AsyncSession, now: datetime) -> int | None:
@@ -536,6 +559,7 @@ class Voice:
         except PermanentFailure as err:
             log.info("could not bridge call %s to agent %s: %s", sid, agent, err)
         log.info("call %s dequeued to agent %s", sid, agent)
+        await self._changed(sid)
 
     async def sweep(self) -> int:
         """Callers past their queue's maximum wait leave the queue for voicemail now (the
@@ -560,6 +584,7 @@ class Voice:
                     sid, self.url("/queue-done", lang=language), queue_sid=queue_sid
                 )
                 moved += 1
+                await self._changed(sid)
             except TemporaryFailure as err:
                 log.warning("could not move call %s out of the queue yet: %s", sid, err)
                 await self._write(self._back_to_queue(sid))
@@ -605,6 +630,7 @@ class Voice:
             return kind, target, call.ticket_id if call else None
 
         kind, target, ticket_id = await self._write(work)
+        await self._changed(sid)
         response = VoiceResponse()
         self._say(response, CONNECTING, language)
         dial = response.dial(
@@ -656,6 +682,7 @@ class Voice:
                 await store.change(session, sid, now, state="ended", outcome="completed")
 
             await self._write(talked)
+            await self._changed(sid)
             response.hangup()
             return _twiml(response)
         return _twiml(await self._voicemail(sid, language, NO_AGENT))
@@ -668,6 +695,7 @@ class Voice:
             await store.owe_callback(session, sid, now)
 
         await self._write(work)
+        await self._changed(sid)
         response = VoiceResponse()
         self._say(response, prompt, language)
         response.record(
@@ -751,6 +779,7 @@ class Voice:
             )
 
         await self._write(work)
+        await self._changed(sid)
         return web.Response(status=204)
 
     async def transcription(self, request: web.Request) -> web.Response:
@@ -780,6 +809,7 @@ class Voice:
             )
 
         await self._write(work)
+        await self._changed(sid)
         return web.Response(status=204)
 
     # -- call status -------------------------------------------------------------------------
@@ -809,6 +839,7 @@ class Voice:
             await store.change(session, sid, now, **values)
 
         await self._write(work)
+        await self._changed(sid)
         return web.Response(status=204)
 
     # -- call-back from the workspace ---------------------------------------------------------
@@ -889,6 +920,7 @@ class Voice:
                 await store.callback_done(session, call.ticket_id, now)
 
         await self._write(work)
+        await self._changed(sid)
         response = VoiceResponse()
         response.hangup()
         return _twiml(response)

@@ -12,6 +12,9 @@ Protocol (DESIGN.md), plus what a chat user expects:
 - ``{"type": "rating", "score": 1..5, "comment"?: ...}`` rates the solved conversation;
 - ``{"type": "contact", "value": ...}``: a phone number or email to be answered on (asked
   for by the offline notice), kept as an unverified claim;
+- ``{"type": "solved", "article"?: slug}``: an article offered for the first message (the
+  server's ``articles`` frame: ``ticket``, ``articles`` with ``slug``, ``title``, ``url``,
+  ``snippet``) solved it: the conversation is solved as self-served;
 - server frames ``visitor`` (first, ``{"key": ...}``: the signed visitor key), ``message``
   (history first, then live; the visitor's own messages are echoed to all their tabs with
   their ``client_id``; ``author`` of an agent's message is the agent's display name, and
@@ -49,6 +52,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -81,6 +85,9 @@ from tickets import (
 )
 
 log = logging.getLogger(__name__)
+Deflector = Callable[[tickets.IngestResult, str], Awaitable[dict[str, Any] | None]]
+"""Articles for a new conversation's first message, as an ``articles`` frame (or None);
+wired by the composition root (``knowledge`` deflection)."""
 COOKIE_MAX_AGE = 365 * 24 * 3600
 MAX_NAME = 100
 MAX_FRAME = 64 * 1024
@@ -166,6 +173,7 @@ class Webchat:
         blobs: BlobStore | None = None,
         max_upload: int = DEFAULT_MAX_BYTES,
         wait_estimator: WaitEstimator | None = None,
+        deflector: Deflector | None = None,
     ) -> None:
         self.desk = desk
         self.signer = signer
@@ -179,6 +187,7 @@ class Webchat:
         self.blobs = blobs
         self.max_upload = max_upload
         self.wait_estimator = wait_estimator
+        self.deflector = deflector
         self.file_tokens = signer.file_tokens()
         self.here: dict[int, str] = {}
         """Tickets of the visitors connected to this process: ticket id to visitor."""
@@ -396,7 +405,7 @@ class Webchat:
         elif kind == "typing":
             if await self.limiter.allow(f"typing:{visitor}", self.limits.visitor_typing):
                 await self.desk.broadcast([VisitorTyping(visitor, None)])
-        elif kind in ("seen", "rating", "contact"):
+        elif kind in ("seen", "rating", "contact", "solved"):
             if not await self.limiter.allow(f"act:{visitor}", self.limits.visitor_actions):
                 await ws.send_json(
                     error_frame("rate_limited", "too many requests; wait a moment")
@@ -445,6 +454,21 @@ class Webchat:
                     )
 
                 await self.desk.write(rate)
+            elif kind == "solved":
+                state = await self.desk.read(lambda s: tickets.chat_state(s, channel, visitor))
+                if state is None:
+                    await ws.send_json(error_frame("no_conversation", "there is nothing to solve"))
+                    return
+                solved_id = state.ticket_id
+                article = frame.get("article")
+                slug = article[:200] if isinstance(article, str) else None
+
+                async def solve(session: Any, now: datetime) -> tuple[None, list[Event]]:
+                    return None, await tickets.solve_self_served(
+                        session, channel, visitor, solved_id, now, article=slug
+                    )
+
+                await self.desk.write(solve)
             else:
 
                 async def contact(session: Any, now: datetime) -> tuple[str, list[Event]]:
@@ -576,6 +600,14 @@ class Webchat:
         }
         frame = message_frame(echo, client_id, self.attachment_frames(visitor, echo))
         await self.desk.broadcast([WebchatFrame(visitor, frame)])
+        if result.new_ticket and self.deflector is not None:
+            try:
+                articles = await self.deflector(result, text)
+            except Exception:
+                log.warning("web chat: no articles for the first message", exc_info=True)
+                articles = None
+            if articles is not None:
+                await self.desk.broadcast([WebchatFrame(visitor, articles)])
         try:
             await self._push_state(result.ticket_id)
         except Exception:

@@ -14,7 +14,9 @@
     contactAsk: "请留下手机号或邮箱，方便我们回复您：", contact: "手机号或邮箱", save: "保存",
     contactSaved: "已记下，我们会通过它联系您。",
     rateTitle: "这次服务您满意吗？（1 = 很不满意，5 = 非常满意）", star: "{n} 分",
-    comment: "意见（可选）", rateSend: "提交评价", thanks: "感谢您的评价！"
+    comment: "意见（可选）", rateSend: "提交评价", thanks: "感谢您的评价！",
+    mayHelp: "这些文章也许能帮到您：", solvedIt: "问题已解决", stillNeed: "仍需要人工客服",
+    selfServed: "很高兴帮到您！如还有问题，随时留言。", waiting: "好的，客服会尽快回复您。"
   } : {
     title: "Customer service", intro: "Tell us who you are and we will answer here.", name: "Name",
     email: "Email (optional)", start: "Start chat", type: "Type a message", send: "Send",
@@ -30,7 +32,9 @@
     contactAsk: "Leave a phone number or email so we can answer you:", contact: "Phone or email",
     save: "Save", contactSaved: "Thank you, we will answer you there.",
     rateTitle: "How did we do? (1 = poor, 5 = excellent)", star: "{n} of 5",
-    comment: "Comment (optional)", rateSend: "Send rating", thanks: "Thank you for your rating!"
+    comment: "Comment (optional)", rateSend: "Send rating", thanks: "Thank you for your rating!",
+    mayHelp: "These may help:", solvedIt: "This solved it", stillNeed: "I still need help",
+    selfServed: "Glad that helped! Write again any time.", waiting: "OK, an agent will answer you soon."
   };
   var $ = function (id) { return document.getElementById(id); };
   var fill = function (text, values) {
@@ -172,6 +176,41 @@
     if (f.name) { $("agent").textContent = fill(L.joined, {name: f.name}); show("agent", true); }
   }
 
+  // Deflection: articles for the first message, with "this solved it" (the conversation is
+  // solved as self-served) and "I still need help" (it stays with the agents).
+  function onArticles(f) {
+    var articles = (f.articles || []).filter(function (a) {
+      return a && typeof a.url === "string" && /^\/help\/articles\/[a-z0-9-]+$/.test(a.url);
+    });
+    if (!articles.length || document.querySelector(".articles[data-ticket='" + String(f.ticket).replace(/[^A-Z0-9-]/g, "") + "']")) { return; }
+    var opened = null;
+    var box = document.createElement("div");
+    box.className = "notice articles"; box.setAttribute("role", "status");
+    box.dataset.ticket = String(f.ticket).replace(/[^A-Z0-9-]/g, "");
+    var head = document.createElement("div"); head.textContent = L.mayHelp; box.appendChild(head);
+    var list = document.createElement("ul");
+    articles.forEach(function (a) {
+      var li = document.createElement("li"), link = document.createElement("a");
+      link.href = a.url; link.target = "_blank"; link.rel = "noopener"; link.textContent = String(a.title);
+      link.addEventListener("click", function () { opened = a.slug; });
+      li.appendChild(link);
+      if (a.snippet) { var p = document.createElement("p"); p.textContent = String(a.snippet); li.appendChild(p); }
+      list.appendChild(li);
+    });
+    box.appendChild(list);
+    var yes = document.createElement("button"), no = document.createElement("button");
+    yes.type = "button"; yes.className = "solved"; yes.textContent = L.solvedIt;
+    no.type = "button"; no.className = "still"; no.textContent = L.stillNeed;
+    yes.addEventListener("click", function () {
+      send({type: "solved", article: opened || articles[0].slug});
+      box.replaceChildren(document.createTextNode(L.selfServed));
+    });
+    no.addEventListener("click", function () { box.replaceChildren(document.createTextNode(L.waiting)); });
+    box.appendChild(yes); box.appendChild(no);
+    $("log").appendChild(box);
+    $("log").scrollTop = $("log").scrollHeight;
+  }
+
   function buildStars() {
     var box = $("stars");
     for (var n = 1; n <= 5; n++) {
@@ -238,6 +277,8 @@
         show("rating", true); show("rating-thanks", false); show("wait", false);
       } else if (f.type === "rated") {
         score = f.score; markStars(); show("rating", true); show("rating-thanks", true);
+      } else if (f.type === "articles") {
+        onArticles(f);
       } else if (f.type === "contact_saved") {
         $("offline-text").textContent = L.contactSaved; show("contact-form", false);
       } else if (f.type === "error") {

@@ -5,11 +5,7 @@ from __future__ import annotations
 
 from alembic import context
 
-import channels.email.models
-import channels.twilio.voice_models  # noqa: F401  (registers the voice tables)
-import erp.models  # noqa: F401  (registers the ERP tables)
-import knowledge.models  # noqa: F401  (registers the knowledge tables)
-import routing.models  # noqa: F401  (registers the routing tables)
+import switchboard.tables  # noqa: F401  (registers every room's tables)
 from tickets import Base, is_internal
 
 connection = context.config.attributes.get("connection")

@@ -7,6 +7,7 @@ Chinese; an auto-reply on the ticket is shown collapsed."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import aiosmtplib
@@ -24,7 +25,7 @@ pytestmark = browser_mark
 
 
 async def test_hostile_html_mail_is_inert_and_the_mail_facts_show(
-    aiohttp_client: Any, stack: Stack, redis_prefix: str
+    aiohttp_client: Any, stack: Stack, redis_prefix: str, tmp_path: Path
 ) -> None:
     hits: list[str] = []
 
@@ -43,6 +44,7 @@ async def test_hostile_html_mail_is_inert_and_the_mail_facts_show(
         support_address="service@example.com",
         email_queues="service@example.com=Repairs",
         smtp_listen="127.0.0.1:0",
+        blob_dir=str(tmp_path / "blobs"),
     )
     assert api.runtime.email is not None and api.runtime.email.smtp_port
     image = f"http://127.0.0.1:{server.port}/pixel.gif"
@@ -86,8 +88,18 @@ async def test_hostile_html_mail_is_inert_and_the_mail_facts_show(
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:
             for locale, labels in (
-                ("en-US", ("From", "Cc", "Show original", "New ticket", "Automatic reply")),
-                ("zh-CN", ("发件人", "抄送", "查看原始邮件", "新工单", "自动回复")),
+                (
+                    "en-US",
+                    (
+                        "From",
+                        "Cc",
+                        "Show original",
+                        "New ticket",
+                        "Automatic reply",
+                        "Participants",
+                    ),
+                ),
+                ("zh-CN", ("发件人", "抄送", "查看原始邮件", "新工单", "自动回复", "参与人")),
             ):
                 context = await browser.new_context(locale=locale)
                 page = await context.new_page()
@@ -111,6 +123,8 @@ async def test_hostile_html_mail_is_inert_and_the_mail_facts_show(
                 await expect(page.locator(".attachments").first).to_contain_text("发票.pdf")
                 original = page.locator(".email-original a").first
                 await expect(original).to_have_text(labels[2])
+                await expect(page.locator(".participants")).to_contain_text("friend@evil.example")
+                await expect(page.get_by_text(labels[5]).first).to_be_visible()
                 noise = page.locator("details.email-noise")
                 await expect(noise).to_contain_text(labels[4])
                 assert await noise.get_attribute("open") is None  # collapsed

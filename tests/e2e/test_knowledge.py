@@ -11,6 +11,7 @@ from playwright.async_api import Browser, expect
 from sqlalchemy import select
 
 import knowledge
+import tickets
 from switchboard import db
 from tests.apphelpers import Api, start_api
 from tests.conftest import Stack
@@ -104,5 +105,16 @@ async def test_insert_into_reply_from_the_knowledge_panel(
 
     recorded = await api.runtime.desk.read(rows)
     assert [r.user_id is not None for r in recorded] == [True]
+
+    async def macro(session: Any, now: Any) -> tuple[None, tuple[()]]:
+        staff = await tickets.staff_for_token(session, api.tokens["agent1@example.com"])
+        assert staff is not None
+        await knowledge.add_macro(session, staff, "Visit booked", "{ticket.number}: booked.", now)
+        return None, ()
+
+    await api.runtime.desk.write(macro)
+    await box.fill("Hi /vis")
+    await page.locator("#kb-macro-picker").get_by_role("option", name="Visit booked").click()
+    await expect(box).to_have_value(f"Hi {ticket.number}: booked.")
     assert watch.dialogs == [] and watch.csp == []
     await page.context.close()

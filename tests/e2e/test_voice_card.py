@@ -1,7 +1,8 @@
 """The voice call card in a real browser (Debian's Chromium through Playwright) with the
 Chinese UI: a missed call's voicemail plays from the ticket page (player, transcript,
-the owed call-back), and the call-back button places the call through the fake Twilio
-API and the timeline shows the call-back, all under the page's CSP."""
+the owed call-back), the call-back button places the call through the fake Twilio API,
+the timeline shows the call-back, and Twilio's report of its end redraws the open page
+(outcome, duration, call-back settled), all under the page's CSP."""
 
 from __future__ import annotations
 
@@ -126,6 +127,20 @@ async def test_voicemail_card_and_call_back_button_in_chinese(
     assert created["To"].startswith("client:agent_")
     dialled = ET.fromstring(created["Twiml"]).find("Dial/Number")
     assert dialled is not None and dialled.text == CALLER
-    await expect(page.locator(".voice-call.voice-out")).to_contain_text("回拨电话")
+    out_card = page.locator(".voice-call.voice-out")
+    await expect(out_card).to_contain_text("回拨电话")
+
+    # Twilio reports the call-back's end: the open page redraws the card by itself.
+    sid = await out_card.get_attribute("data-call")
+    assert sid
+    dial = ET.fromstring(created["Twiml"]).find("Dial")
+    assert dial is not None
+    await phone.post(
+        local(dial.get("action", "")),
+        {**call_params(sid), "DialCallStatus": "completed", "DialCallDuration": "48"},
+    )
+    await expect(out_card.locator(".voice-outcome")).to_have_text("已完成")
+    await expect(out_card.locator(".voice-duration")).to_have_text("时长 0:48")
+    await expect(page.locator(".voice-call.voice-in .voice-callback-done")).to_have_text("已回拨")
     assert csp == []
     await context.close()

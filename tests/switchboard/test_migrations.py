@@ -12,11 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
-import channels.email.models
-import channels.twilio.voice_models  # noqa: F401
-import erp.models  # noqa: F401
-import knowledge.models  # noqa: F401
-import routing.models  # noqa: F401
+import switchboard.tables  # noqa: F401
 from switchboard import db
 from tests.conftest import require_postgres
 from tickets import is_internal

@@ -16,7 +16,7 @@ from tests.conftest import truncate_all
 from tests.helpers import T0, Clock, RecordingPublisher, email
 from tickets.desk import Desk
 from tickets.ingest.email import normalize_subject
-from tickets.models import Message, Ticket, TicketParticipant
+from tickets.models import CustomerIdentity, Message, Ticket, TicketParticipant
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "postgresql-portable"])
@@ -154,6 +154,8 @@ async def test_noise_is_recorded_on_its_ticket_and_never_opens_one(desk: Desk) -
 
     async def read(session: AsyncSession) -> tuple[int, dict[str, object] | None]:
         count = len((await session.execute(select(Ticket.id))).all())
+        people = (await session.execute(select(CustomerIdentity.address))).scalars()
+        assert "e@example.com" not in set(people)  # machine mail makes no customer
         meta = (
             await session.execute(select(Message.email_meta).where(Message.id == ooo.message_id))
         ).scalar_one()

@@ -77,3 +77,24 @@ async def test_messages_are_found_through_the_index(world: World) -> None:  # no
     await world.desk.write(answer)
     assert await search("冷凝器") == [other]
     assert await search("coil") == [other]
+
+
+async def test_newest_matches_newest_first(world: World) -> None:  # noqa: F811
+    await world.ingest(inbound("+8613800138001", "空调漏水"))
+    await world.ingest(inbound("+8613800138002", "冰箱很安静"))
+    await world.ingest(inbound("+8613800138003", "洗衣机也漏水"))
+
+    async def newest(q: str, limit: int = 25) -> list[str]:
+        async def read(session: Any) -> list[str]:
+            ids = await tickets.newest_matches(session, tickets.MESSAGES, query_terms(q), limit)
+            found = []
+            for message_id in ids:
+                detail = await tickets.message_detail(session, message_id)
+                found.append(detail["text"])
+            return found
+
+        return await world.desk.read(read)
+
+    assert await newest("漏水") == ["洗衣机也漏水", "空调漏水"]
+    assert await newest("漏水", 1) == ["洗衣机也漏水"]
+    assert await newest("保修") == []

@@ -26,16 +26,20 @@ from tickets.pool import fair_turn, unavailable_when_pool_is_exhausted
 from tickets.search.tokens import token_string
 
 FIND_CUSTOMER = (
-    "SELECT c.id FROM customer_identities i JOIN customers c ON c.id = i.customer_id "
+    "SELECT c.id, c.tier FROM customer_identities i JOIN customers c ON c.id = i.customer_id "
     "WHERE i.channel = $1 AND i.address = $2 AND i.verified FOR UPDATE OF c"
 )
-INSERT_CUSTOMER = (
-    "INSERT INTO customers (name, tier, created_at) VALUES ($1, 'standard', $2) RETURNING id"
+# A new customer and its identity in one statement. No savepoint: a twin that made the
+# identity first (committed, or committing while we wait) is a conflict that inserts
+# nothing, and the customer row this statement made is then deleted again.
+CREATE_CUSTOMER = (
+    "WITH c AS (INSERT INTO customers (name, tier, created_at) VALUES ($1, 'standard', $2) "
+    "RETURNING id), i AS (INSERT INTO customer_identities (customer_id, channel, address, "
+    "created_at) SELECT id, $3, $4, $2 FROM c "
+    "ON CONFLICT (channel, address) WHERE verified DO NOTHING RETURNING customer_id) "
+    "SELECT c.id, i.customer_id FROM c LEFT JOIN i ON true"
 )
-INSERT_IDENTITY = (
-    "INSERT INTO customer_identities (customer_id, channel, address, created_at) "
-    "VALUES ($1, $2, $3, $4)"
-)
+DROP_CUSTOMER = "DELETE FROM customers WHERE id = $1"
 FIND_MESSAGE = "SELECT id, ticket_id FROM messages WHERE channel = $1 AND external_id = $2"
 LOOKUP = (
     "SELECT m.id, m.ticket_id, t.id, t.status FROM (SELECT 1) AS one "
@@ -69,10 +73,14 @@ OPEN_TICKET = (
 )
 QUEUE_ID = "SELECT id FROM queues WHERE name = $1"
 CUSTOMER_TIER = "SELECT tier FROM customers WHERE id = $1"
+# The ticket and its ``ticket.created`` audit entry in one statement.
 INSERT_TICKET = (
-    "INSERT INTO tickets (subject, status, priority, channel, language, queue_id, customer_id, "
-    "created_at, updated_at, last_inbound_at, follow_up_of_id, sla) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '{}'::json) RETURNING id"
+    "WITH t AS (INSERT INTO tickets (subject, status, priority, channel, language, queue_id, "
+    "customer_id, created_at, updated_at, last_inbound_at, follow_up_of_id, sla) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '{}'::json) RETURNING id), "
+    "a AS (INSERT INTO audit_log (at, actor_kind, actor_id, actor_label, action, ticket_id, data) "
+    "SELECT $8, 'customer', $7, '', 'ticket.created', id, $12::text::json FROM t) "
+    "SELECT id FROM t"
 )
 # The message and its events are one statement: the events are rows of the event outbox
 # (``tickets.eventlog``), written in the same round trip. An event that carries the stored
@@ -124,32 +132,31 @@ CLAIM_EMAIL = (
     "AND address = $2::varchar)"
 )
 MARK_RELAYED = "UPDATE event_outbox SET relayed_at = $1 WHERE id = ANY($2::bigint[])"
-AUDIT = (
-    "INSERT INTO audit_log (at, actor_kind, actor_id, actor_label, action, ticket_id, data) "
-    "VALUES ($1, 'customer', $2, '', $3, $4, $5::text::json)"
-)
 
 
 class PgIngestStore:
     def __init__(self, conn: Any) -> None:
         self.conn = conn
+        self.tiers: dict[int, str] = {}  # of the customers found or made here
 
     async def find_customer(self, channel: str, address: str) -> int | None:
-        value = await self.conn.fetchval(FIND_CUSTOMER, identity_channel(channel), address)
-        return None if value is None else int(value)
+        row = await self.conn.fetchrow(FIND_CUSTOMER, identity_channel(channel), address)
+        if row is None:
+            return None
+        self.tiers[int(row[0])] = row[1]
+        return int(row[0])
 
     async def create_customer(
         self, channel: str, address: str, name: str, now: datetime
     ) -> int | None:
-        try:
-            async with self.conn.transaction():
-                customer_id = int(await self.conn.fetchval(INSERT_CUSTOMER, name, now))
-                await self.conn.execute(
-                    INSERT_IDENTITY, customer_id, identity_channel(channel), address, now
-                )
-                return customer_id
-        except asyncpg.UniqueViolationError:
+        made, owner = await self.conn.fetchrow(
+            CREATE_CUSTOMER, name, now, identity_channel(channel), address
+        )
+        if owner is None:  # a twin owns the identity: this customer row goes again
+            await self.conn.execute(DROP_CUSTOMER, made)
             return None
+        self.tiers[int(made)] = "standard"
+        return int(made)
 
     async def lookup(
         self, channel: str, external_id: str, customer_id: int, *, open_ticket: bool
@@ -193,9 +200,12 @@ class PgIngestStore:
         return None if value is None else int(value)
 
     async def customer_tier(self, customer_id: int) -> str:
-        return str(await self.conn.fetchval(CUSTOMER_TIER, customer_id) or "standard")
+        tier = self.tiers.get(customer_id)
+        if tier is None:
+            tier = await self.conn.fetchval(CUSTOMER_TIER, customer_id)
+        return str(tier or "standard")
 
-    async def insert_ticket(self, v: dict[str, Any]) -> int:
+    async def insert_ticket(self, v: dict[str, Any], *, audit: dict[str, Any]) -> int:
         return int(
             await self.conn.fetchval(
                 INSERT_TICKET,
@@ -210,6 +220,7 @@ class PgIngestStore:
                 v["updated_at"],
                 v["last_inbound_at"],
                 v.get("follow_up_of_id"),
+                json.dumps(audit, ensure_ascii=False),
             )
         )
 
@@ -257,13 +268,6 @@ class PgIngestStore:
 
     async def claim_email(self, customer_id: int, email: str, now: datetime) -> None:
         await self.conn.execute(CLAIM_EMAIL, customer_id, email, now)
-
-    async def audit(
-        self, customer_id: int, action: str, now: datetime, ticket_id: int, data: dict[str, Any]
-    ) -> None:
-        await self.conn.execute(
-            AUDIT, now, customer_id, action, ticket_id, json.dumps(data, ensure_ascii=False)
-        )
 
 
 def _json_or_none(value: Any) -> str | None:

@@ -113,6 +113,8 @@ async def ingest_with(
     channel = msg.channel.value
     address = normalize_address(msg.channel, msg.sender)
     customer_id = await store.find_customer(channel, address)
+    if customer_id is None and msg.noise:
+        customer_id = 0  # machine mail (MAILER-DAEMON, vacation notices) makes no customer
     if customer_id is None:
         created = await store.create_customer(channel, address, (msg.display_name or "")[:200], now)
         customer_id = (
@@ -309,14 +311,8 @@ async def _open_ticket(
             "updated_at": now,
             "last_inbound_at": now,
             "follow_up_of_id": follow_up_of,
-        }
-    )
-    await store.audit(
-        customer_id,
-        "ticket.created",
-        now,
-        ticket_id,
-        {"channel": msg.channel.value, "queue": queue_name, "follow_up_of": follow_up_of},
+        },
+        audit={"channel": msg.channel.value, "queue": queue_name, "follow_up_of": follow_up_of},
     )
     events.append(
         TicketCreated(

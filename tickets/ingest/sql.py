@@ -55,6 +55,7 @@ OPEN_TICKET = (
 INSERT_MESSAGE = insert(Message).returning(Message.id)
 CUSTOMER_TIER = select(Customer.tier).where(Customer.id == bindparam("customer_id"))
 INSERT_TICKET = insert(Ticket).returning(Ticket.id)
+INSERT_AUDIT = insert(AuditEntry)
 
 
 class SqlIngestStore:
@@ -201,8 +202,23 @@ class SqlIngestStore:
         tier = (await self.conn.execute(CUSTOMER_TIER, {"customer_id": customer_id})).scalar()
         return tier or "standard"
 
-    async def insert_ticket(self, values: dict[str, Any]) -> int:
-        return int((await self.conn.execute(INSERT_TICKET, [{**values, "sla": {}}])).scalar_one())
+    async def insert_ticket(self, values: dict[str, Any], *, audit: dict[str, Any]) -> int:
+        ticket_id = int(
+            (await self.conn.execute(INSERT_TICKET, [{**values, "sla": {}}])).scalar_one()
+        )
+        await self.conn.execute(
+            INSERT_AUDIT,
+            {
+                "at": values["created_at"],
+                "actor_kind": "customer",
+                "actor_id": values["customer_id"],
+                "actor_label": "",
+                "action": "ticket.created",
+                "ticket_id": ticket_id,
+                "data": audit,
+            },
+        )
+        return ticket_id
 
     async def insert_message(
         self, values: dict[str, Any], *, touch: bool, reopen: bool, events: EventsFor
@@ -262,18 +278,3 @@ class SqlIngestStore:
                     created_at=now,
                 )
             )
-
-    async def audit(
-        self, customer_id: int, action: str, now: datetime, ticket_id: int, data: dict[str, Any]
-    ) -> None:
-        await self.conn.execute(
-            insert(AuditEntry).values(
-                at=now,
-                actor_kind="customer",
-                actor_id=customer_id,
-                actor_label="",
-                action=action,
-                ticket_id=ticket_id,
-                data=data,
-            )
-        )

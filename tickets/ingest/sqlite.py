@@ -35,7 +35,7 @@ from tickets.pool import fair_turn, unavailable_when_pool_is_exhausted
 from tickets.search.tokens import token_string
 
 FIND_CUSTOMER = (
-    "SELECT c.id FROM customers c JOIN customer_identities i ON i.customer_id = c.id "
+    "SELECT c.id, c.tier FROM customers c JOIN customer_identities i ON i.customer_id = c.id "
     "WHERE i.channel = ? AND i.address = ? AND i.verified = 1"
 )
 INSERT_CUSTOMER = "INSERT INTO customers (name, tier, created_at) VALUES (?, 'standard', ?)"
@@ -105,7 +105,7 @@ CLAIM_EMAIL = (
 )
 AUDIT = (
     "INSERT INTO audit_log (at, actor_kind, actor_id, actor_label, action, ticket_id, data) "
-    "VALUES (?, 'customer', ?, '', ?, ?, ?)"
+    "VALUES (?, 'customer', ?, '', 'ticket.created', ?, ?)"
 )
 MARK_RELAYED = "UPDATE event_outbox SET relayed_at = ? WHERE id IN (SELECT value FROM json_each(?))"
 
@@ -114,6 +114,7 @@ class SqliteIngestStore:
     def __init__(self, conn: Any, encode: eventlog.SqliteValues) -> None:
         self.conn = conn
         self.encode = encode
+        self.tiers: dict[int, str] = {}  # of the customers found or made here
 
     async def _first(self, sql: str, params: Any) -> Any:
         rows = await self.conn.execute_fetchall(sql, params)
@@ -126,7 +127,10 @@ class SqliteIngestStore:
 
     async def find_customer(self, channel: str, address: str) -> int | None:
         row = await self._first(FIND_CUSTOMER, (identity_channel(channel), address))
-        return None if row is None else int(row[0])
+        if row is None:
+            return None
+        self.tiers[int(row[0])] = row[1]
+        return int(row[0])
 
     async def create_customer(
         self, channel: str, address: str, name: str, now: datetime
@@ -143,6 +147,7 @@ class SqliteIngestStore:
             await self.conn.execute("RELEASE SAVEPOINT new_customer")
             return None
         await self.conn.execute("RELEASE SAVEPOINT new_customer")
+        self.tiers[customer_id] = "standard"
         return customer_id
 
     async def lookup(
@@ -195,12 +200,15 @@ class SqliteIngestStore:
         return None if row is None else int(row[0])
 
     async def customer_tier(self, customer_id: int) -> str:
-        row = await self._first(CUSTOMER_TIER, (customer_id,))
-        return str(row[0] if row is not None and row[0] else "standard")
+        tier = self.tiers.get(customer_id)
+        if tier is None:
+            row = await self._first(CUSTOMER_TIER, (customer_id,))
+            tier = row[0] if row is not None else None
+        return str(tier or "standard")
 
-    async def insert_ticket(self, v: dict[str, Any]) -> int:
+    async def insert_ticket(self, v: dict[str, Any], *, audit: dict[str, Any]) -> int:
         time = self.encode.time
-        return await self._insert(
+        ticket_id = await self._insert(
             INSERT_TICKET,
             (
                 v["subject"],
@@ -217,6 +225,11 @@ class SqliteIngestStore:
                 self.encode.json({}),
             ),
         )
+        await self.conn.execute(
+            AUDIT,
+            (time(v["created_at"]), v["customer_id"], ticket_id, self.encode.json(audit)),
+        )
+        return ticket_id
 
     async def insert_message(
         self, v: dict[str, Any], *, touch: bool, reopen: bool, events: EventsFor
@@ -264,13 +277,6 @@ class SqliteIngestStore:
         await self.conn.execute(
             CLAIM_EMAIL,
             {"customer_id": customer_id, "address": email, "now": self.encode.time(now)},
-        )
-
-    async def audit(
-        self, customer_id: int, action: str, now: datetime, ticket_id: int, data: dict[str, Any]
-    ) -> None:
-        await self.conn.execute(
-            AUDIT, (self.encode.time(now), customer_id, action, ticket_id, self.encode.json(data))
         )
 
 

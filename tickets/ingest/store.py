@@ -33,7 +33,8 @@ class IngestRace(Exception):
 
 class IngestStore(Protocol):
     async def find_customer(self, channel: str, address: str) -> int | None:
-        """The identity's customer, locked for the rest of the transaction."""
+        """The identity's customer, locked for the rest of the transaction (a store may
+        remember its tier from the same read for ``customer_tier``)."""
 
     async def create_customer(
         self, channel: str, address: str, name: str, now: datetime
@@ -69,7 +70,9 @@ class IngestStore(Protocol):
     async def customer_tier(self, customer_id: int) -> str:
         """The customer's tier (``standard`` unless set), for choosing the queue."""
 
-    async def insert_ticket(self, values: dict[str, Any]) -> int: ...
+    async def insert_ticket(self, values: dict[str, Any], *, audit: dict[str, Any]) -> int:
+        """Stores a new ticket and its ``ticket.created`` audit entry (by the customer,
+        at the ticket's ``created_at``, with ``audit`` as its data)."""
 
     async def insert_message(
         self, values: dict[str, Any], *, touch: bool, reopen: bool, events: EventsFor
@@ -85,7 +88,3 @@ class IngestStore(Protocol):
     ) -> None: ...
 
     async def claim_email(self, customer_id: int, email: str, now: datetime) -> None: ...
-
-    async def audit(
-        self, customer_id: int, action: str, now: datetime, ticket_id: int, data: dict[str, Any]
-    ) -> None: ...

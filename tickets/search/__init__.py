@@ -2,7 +2,15 @@
 words, model numbers whole and in parts), the index on both databases, and highlighted
 snippets. The public names are re-exported by ``tickets/__init__.py``."""
 
-from tickets.search.fts import MESSAGES, FtsIndex, Matches, fts5_query, is_internal, pg_query
+from tickets.search.fts import (
+    MESSAGES,
+    FtsIndex,
+    Matches,
+    fts5_query,
+    is_internal,
+    newest_matches,
+    pg_query,
+)
 from tickets.search.snippets import snippet
 from tickets.search.tokens import query_terms, token_string
 
@@ -12,6 +20,7 @@ __all__ = [
     "Matches",
     "fts5_query",
     "is_internal",
+    "newest_matches",
     "pg_query",
     "query_terms",
     "snippet",

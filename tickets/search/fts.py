@@ -3,11 +3,14 @@ to a GIN-indexed ``tsvector`` match on PostgreSQL, over the pre-tokenised column
 (``tokens.token_string``). Both databases see the same token strings and the same boolean
 query, so they find the same rows.
 
-A searchable table registers an ``FtsIndex``: on SQLite an external-content FTS5 table
-(``<table>_fts``, kept current by triggers, so an insert or update is indexed inside the
-writing transaction), on PostgreSQL an expression index over ``to_tsvector('simple',
-...)`` (maintained by PostgreSQL itself, also in the writing transaction). The DDL for
-both lives here too, for the migrations.
+A searchable table has an ``FtsIndex``: a side table ``<table>_fts`` kept current by
+triggers, so a write is indexed inside its own transaction whatever path made it (the
+ORM, Core, the asyncpg ingest path). On SQLite it is an external-content FTS5 table
+(``unicode61`` over the token string); on PostgreSQL a table of stored ``tsvector``
+values (``simple`` configuration) with a GIN index: stored, because parsing the token
+string again for every candidate (``ts_rank`` over an expression index) cost about a
+millisecond per row. The DDL for both lives here, for the migrations; the side tables
+are not models (``is_internal`` keeps them out of the schema comparison).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Boolean, bindparam
+from sqlalchemy import Boolean, bindparam, text
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ColumnElement
@@ -33,25 +37,46 @@ class FtsIndex:
     def fts_table(self) -> str:
         return f"{self.table}_fts"
 
-    @property
-    def pg_index(self) -> str:
-        return f"{self.table}_fts"
-
-    def pg_vector(self, alias: str | None = None) -> str:
-        """The indexed ``tsvector`` expression (title-like column weighted ``A``)."""
-        prefix = f"{alias or self.table}."
+    def pg_vector(self, alias: str) -> str:
+        """The ``tsvector`` of a row (the title-like column weighted ``A``)."""
         first, *rest = self.columns
-        parts = [f"setweight(to_tsvector('simple'::regconfig, {prefix}{first}), 'A')"]
-        parts += [f"to_tsvector('simple'::regconfig, {prefix}{c})" for c in rest]
+        parts = [f"setweight(to_tsvector('simple'::regconfig, {alias}.{first}), 'A')"]
+        parts += [f"to_tsvector('simple'::regconfig, {alias}.{c})" for c in rest]
         return "(" + " || ".join(parts) + ")"
+
+    @property
+    def has_head(self) -> bool:
+        """Whether the PostgreSQL side table also keeps the title-like column's own small
+        ``head`` vector (for ranking candidates without reading the full vectors)."""
+        return len(self.columns) > 1
 
     def create_sql(self, dialect: str) -> list[str]:
         cols = ", ".join(self.columns)
+        fts = self.fts_table
         if dialect == "postgresql":
-            return [f"CREATE INDEX {self.pg_index} ON {self.table} USING gin ({self.pg_vector()})"]
+            head_col, head_new, head_set, head_t = "", "", "", ""
+            if self.has_head:
+                first = self.columns[0]
+                head_col = ", head tsvector NOT NULL"
+                head_new = f", to_tsvector('simple'::regconfig, NEW.{first})"
+                head_set = ", head = EXCLUDED.head"
+                head_t = f", to_tsvector('simple'::regconfig, t.{first})"
+            names = "id, vector, head" if self.has_head else "id, vector"
+            return [
+                f"CREATE TABLE {fts} (id BIGINT PRIMARY KEY REFERENCES {self.table}(id) "
+                f"ON DELETE CASCADE, vector tsvector NOT NULL{head_col})",
+                f"CREATE INDEX {fts}_vector ON {fts} USING gin (vector)",
+                f"CREATE FUNCTION {fts}_sync() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"INSERT INTO {fts} ({names}) VALUES (NEW.id, {self.pg_vector('NEW')}{head_new}) "
+                f"ON CONFLICT (id) DO UPDATE SET vector = EXCLUDED.vector{head_set}; "
+                "RETURN NULL; END $$",
+                f"CREATE TRIGGER {fts}_sync AFTER INSERT OR UPDATE OF {cols} ON {self.table} "
+                f"FOR EACH ROW EXECUTE FUNCTION {fts}_sync()",
+                f"INSERT INTO {fts} ({names}) SELECT t.id, {self.pg_vector('t')}{head_t} "
+                f"FROM {self.table} t",
+            ]
         new = ", ".join(f"new.{c}" for c in self.columns)
         old = ", ".join(f"old.{c}" for c in self.columns)
-        fts = self.fts_table
         return [
             f"CREATE VIRTUAL TABLE {fts} USING fts5({cols}, content='{self.table}', "
             "content_rowid='id', tokenize='unicode61 remove_diacritics 0')",
@@ -68,9 +93,13 @@ class FtsIndex:
         ]
 
     def drop_sql(self, dialect: str) -> list[str]:
-        if dialect == "postgresql":
-            return [f"DROP INDEX IF EXISTS {self.pg_index}"]
         fts = self.fts_table
+        if dialect == "postgresql":
+            return [
+                f"DROP TRIGGER IF EXISTS {fts}_sync ON {self.table}",
+                f"DROP FUNCTION IF EXISTS {fts}_sync()",
+                f"DROP TABLE IF EXISTS {fts}",
+            ]
         return [
             *(f"DROP TRIGGER IF EXISTS {fts}_{t}" for t in ("ai", "ad", "au")),
             f"DROP TABLE IF EXISTS {fts}_vocab",
@@ -125,9 +154,33 @@ def _sqlite(element: Matches, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(Matches, "postgresql")
 def _postgresql(element: Matches, compiler: SQLCompiler, **kw: Any) -> str:
     query = compiler.process(_bind(pg_query(element.terms, any_term=element.any_term)), **kw)
-    vector = element.index.pg_vector(element.alias)
-    return f"{vector} @@ to_tsquery('simple'::regconfig, {query})"
+    fts = element.index.fts_table
+    return (
+        f"{element.alias}.id IN (SELECT id FROM {fts} "
+        f"WHERE vector @@ to_tsquery('simple'::regconfig, {query}))"
+    )
 
 
 def _bind(value: str) -> Any:
     return bindparam(None, value, unique=True)
+
+
+async def newest_matches(
+    session: AsyncSession, index: FtsIndex, terms: list[str], limit: int = 25
+) -> list[int]:
+    """Ids of the newest rows matching every term, newest first, read from the index
+    alone (FTS5 walks its doclist backwards and stops at ``limit``)."""
+    if not terms:
+        return []
+    fts = index.fts_table
+    if session.get_bind().dialect.name == "postgresql":
+        sql = (
+            f"SELECT id FROM {fts} WHERE vector @@ to_tsquery('simple'::regconfig, :q) "
+            "ORDER BY id DESC LIMIT :limit"
+        )
+        query = pg_query(terms)
+    else:
+        sql = f"SELECT rowid FROM {fts} WHERE {fts} MATCH :q ORDER BY rowid DESC LIMIT :limit"
+        query = fts5_query(terms)
+    rows = await session.execute(text(sql), {"q": query, "limit": limit})
+    return [int(r[0]) for r in rows.all()]

@@ -30,12 +30,23 @@ class Reads:
     names: dict[int, str]
     solved: dict[int, int]
     ratings: list[dict[str, Any]]
+    self_served: int
 
 
 async def _ratings_today(request: web.Request) -> list[dict[str, Any]]:
     async def read(session: AsyncSession) -> list[dict[str, Any]]:
         since = await tickets.business_day_start(session, request.app[DESK].clock())
         return await tickets.ratings_since(session, since)
+
+    return await request.app[DESK].read(read)
+
+
+async def _self_served_today(request: web.Request, scope: Scope) -> int:
+    """Conversations customers solved themselves with an article today (deflection)."""
+
+    async def read(session: AsyncSession) -> int:
+        since = await tickets.business_day_start(session, request.app[DESK].clock())
+        return await tickets.self_served_since(session, since, scope.queue_ids)
 
     return await request.app[DESK].read(read)
 
@@ -51,6 +62,7 @@ async def _reads(request: web.Request, scope: Scope, board: BoardState) -> Reads
             names=await tickets.staff_names(session, agent_ids),
             solved=await tickets.solved_since(session, since, agent_ids, scope.queue_ids),
             ratings=await tickets.ratings_since(session, since),
+            self_served=await tickets.self_served_since(session, since, scope.queue_ids),
         )
 
     return await request.app[DESK].read(read)
@@ -77,6 +89,7 @@ def _context(request: web.Request, board: BoardState, scope: Scope, reads: Reads
         "queue_tiles": queue_tiles(board, scope, _configured(request), reads.ratings),
         "channel_tiles": channel_tiles(board, scope, _configured(request)),
         "sla_rows": reads.sla,
+        "self_served": reads.self_served,
         "agents": agent_rows(board, scope, reads.names, reads.solved, _configured(request)),
         "now_s": board.now,
         "labels": labels,
@@ -103,6 +116,7 @@ async def tiles_fragment(request: web.Request) -> web.Response:
         "queue_tiles": queue_tiles(board, scope, _configured(request), ratings),
         "channel_tiles": channel_tiles(board, scope, _configured(request)),
         "now_s": board.now,
+        "self_served": await _self_served_today(request, scope),
     }
     return await render(request, "supervisor/_tiles.html", context)
 

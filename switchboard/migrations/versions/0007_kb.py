@@ -74,15 +74,22 @@ def _user(name: str) -> sa.Column[object]:
     return sa.Column(name, BigId, sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
 
 
-def _content() -> list[sa.Column[object]]:
+def _filters() -> list[sa.Column[object]]:
+    return [
+        sa.Column("locale", sa.String(10), nullable=False),
+        sa.Column("visibility", sa.String(10), nullable=False),
+        sa.Column("category", sa.String(100), nullable=False),
+        sa.Column("tags", sa.JSON(), nullable=False),
+        sa.Column("models", sa.JSON(), nullable=False),
+    ]
+
+
+def _text() -> list[sa.Column[object]]:
+    # Long text last: SQLite reads a row's columns in order, so the columns searches
+    # filter on (locale, visibility) are read without paging through the body.
     return [
         sa.Column("title", sa.String(300), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("locale", sa.String(10), nullable=False),
-        sa.Column("category", sa.String(100), nullable=False),
-        sa.Column("visibility", sa.String(10), nullable=False),
-        sa.Column("tags", sa.JSON(), nullable=False),
-        sa.Column("models", sa.JSON(), nullable=False),
     ]
 
 
@@ -91,20 +98,23 @@ def _create_kb_tables() -> None:
         "kb_articles",
         sa.Column("id", BigId, nullable=False),
         sa.Column("slug", sa.String(200), nullable=False),
+        *_filters(),
         sa.Column("translation_key", sa.String(200), nullable=False),
-        *_content(),
         _user("author_id"),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("title_tokens", sa.Text(), nullable=False),
-        sa.Column("body_tokens", sa.Text(), nullable=False),
+        sa.Column("search_length", sa.Integer(), nullable=False),
         sa.Column("helpful_yes", sa.Integer(), nullable=False),
         sa.Column("helpful_no", sa.Integer(), nullable=False),
         _when("created_at"),
         _when("updated_at"),
+        *_text(),
+        sa.Column("title_tokens", sa.Text(), nullable=False),
+        sa.Column("body_tokens", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_kb_articles"),
         sa.UniqueConstraint("slug", name="uq_kb_articles_slug"),
     )
     op.create_index("ix_kb_articles_translation", "kb_articles", ["translation_key", "locale"])
+    op.create_index("ix_kb_articles_updated_at", "kb_articles", ["updated_at"])
     op.create_table(
         "kb_article_versions",
         sa.Column("id", BigId, nullable=False),
@@ -115,7 +125,8 @@ def _create_kb_tables() -> None:
             nullable=False,
         ),
         sa.Column("version", sa.Integer(), nullable=False),
-        *_content(),
+        *_filters(),
+        *_text(),
         _user("author_id"),
         _when("created_at"),
         sa.PrimaryKeyConstraint("id", name="pk_kb_article_versions"),
@@ -139,12 +150,34 @@ def _create_kb_tables() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_kb_insertions"),
     )
     op.create_index("ix_kb_insertions_article_id", "kb_insertions", ["article_id"])
+    op.create_table(
+        "kb_deflection",
+        sa.Column(
+            "queue_id", BigId, sa.ForeignKey("queues.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("queue_id", name="pk_kb_deflection"),
+    )
+    op.create_table(
+        "kb_macros",
+        sa.Column("id", BigId, nullable=False),
+        sa.Column("name", sa.String(100), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("queue_id", BigId, sa.ForeignKey("queues.id", ondelete="CASCADE")),
+        sa.Column("owner_id", BigId, sa.ForeignKey("users.id", ondelete="CASCADE")),
+        _when("created_at"),
+        sa.PrimaryKeyConstraint("id", name="pk_kb_macros"),
+    )
+    op.create_index("ix_kb_macros_queue_id", "kb_macros", ["queue_id"])
+    op.create_index("ix_kb_macros_owner_id", "kb_macros", ["owner_id"])
 
 
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
     for sql in ARTICLES.drop_sql(dialect):
         op.execute(sql)
+    op.drop_table("kb_macros")
+    op.drop_table("kb_deflection")
     op.drop_table("kb_insertions")
     op.drop_table("kb_article_versions")
     op.drop_table("kb_articles")

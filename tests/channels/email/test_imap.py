@@ -107,7 +107,9 @@ async def test_crash_after_commit_before_flagging_ingests_nothing_twice(
         await crashing.sync(imap)
     await imap.logout()
     committed = await messages(intake)
-    assert committed == account.batch  # the first batch was committed, then the crash
+    # The first batch was committed, then the crash (on PostgreSQL later batches may have
+    # committed meanwhile: batches are ingested in parallel, acknowledged in order).
+    assert committed >= account.batch
     assert not any(b"\\Seen" in line for line in await flags(client))
     restarted = ImapPoller(intake, account)
     imap = await restarted.connect()

@@ -96,6 +96,14 @@ async def test_the_same_mail_twice_is_one_message(intake: EmailIntake) -> None:
     assert isinstance(first, IngestResult) and isinstance(second, IngestResult)
     assert second.duplicate and second.message_id == first.message_id
 
+    async def thread_id(session: AsyncSession) -> str | None:
+        msg = await session.get(Message, first.message_id)
+        assert msg is not None
+        return msg.email_message_id
+
+    # the stand-in id dedupes, but is never offered to a reply as In-Reply-To
+    assert await intake.desk.read(thread_id) is None
+
 
 async def test_support_address_picks_the_queue(intake: EmailIntake) -> None:
     raw = (

@@ -14,6 +14,7 @@ import email.policy
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import aioimaplib
@@ -70,7 +71,9 @@ async def sink() -> AsyncIterator[Sink]:
 
 
 @pytest.fixture
-async def api(aiohttp_client: Any, stack: Stack, redis_prefix: str, sink: Sink) -> Api:
+async def api(
+    aiohttp_client: Any, stack: Stack, redis_prefix: str, sink: Sink, tmp_path: Path
+) -> Api:
     return await start_api(
         aiohttp_client,
         stack,
@@ -83,6 +86,7 @@ async def api(aiohttp_client: Any, stack: Stack, redis_prefix: str, sink: Sink) 
         smtp_port=sink.port,
         smtp_tls=False,
         outbox_base_delay_s=0.05,
+        blob_dir=str(tmp_path / "blobs"),
     )
 
 
@@ -202,6 +206,7 @@ async def test_round_trip_threads_both_ways(api: Api, sink: Sink) -> None:
     detail = await api.get(f"/api/v1/tickets/{number}")
     last = detail["messages"][-1]
     assert last["text"] == "Tomorrow is fine." and last["thread_reason"] == "references"
+    assert detail["participants"] == ["assistant@corp.example", "facilities@corp.example"]
 
 
 async def test_refused_recipient_and_dsn_bounce_mark_the_reply_failed(api: Api, sink: Sink) -> None:
