@@ -230,6 +230,16 @@ class ErpNextErp:
             extra={"item_group": item.get("item_group"), "stock_uom": item.get("stock_uom")},
         )
 
+    async def parts_for_model(self, model: str) -> tuple[Part, ...]:
+        """Items whose description names the model (at most ten)."""
+        pattern = "%" + model.replace("%", "").replace("_", "") + "%"
+        found = await self._list(
+            "Item", [["description", "like", pattern], ["disabled", "=", 0]], ["name"], 10
+        )
+        if not found:
+            raise ErpNotFound(f"no item for model {model!r}")
+        return tuple(await asyncio.gather(*(self.part_availability(str(f["name"])) for f in found)))
+
     async def order_status(self, reference: str) -> OrderStatus:
         order = await self._doc("Sales Order", reference)
         notes = await self._list(

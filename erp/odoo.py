@@ -283,6 +283,16 @@ class OdooErp:
             extra={"odoo_id": pid},
         )
 
+    async def parts_for_model(self, model: str) -> tuple[Part, ...]:
+        """Products whose sales description names the model (at most ten)."""
+        found = await self._search_read(
+            "product.product", [["description_sale", "ilike", model]], ["default_code"], limit=10
+        )
+        codes = [str(f["default_code"]) for f in found if f.get("default_code")]
+        if not codes:
+            raise ErpNotFound(f"no product for model {model!r}")
+        return tuple(await asyncio.gather(*(self.part_availability(c) for c in codes)))
+
     async def order_status(self, reference: str) -> OrderStatus:
         found = await self._search_read(
             "sale.order",

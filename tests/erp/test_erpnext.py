@@ -51,6 +51,10 @@ async def test_part_with_stock_per_warehouse_price_and_lead_time(erp: ErpNextErp
     assert by_model.part_number == "CP-KFR35-01"
     with pytest.raises(ErpNotFound):
         await erp.part_availability("XX-404")
+    (fitting,) = await erp.parts_for_model("KFR-35GW/BpTYC1")
+    assert fitting.part_number == "CP-KFR35-01" and fitting.stock
+    with pytest.raises(ErpNotFound):
+        await erp.parts_for_model("ZZZ-1")
 
 
 async def test_orders_with_delivery_notes(erp: ErpNextErp) -> None:

@@ -47,6 +47,10 @@ async def test_part_with_stock_from_internal_quants(erp: OdooErp) -> None:
     assert (await erp.part_availability("KFR-35GW/BpTYC1")).part_number == "CP-KFR35-01"
     with pytest.raises(ErpNotFound):
         await erp.part_availability("XX-404")
+    (fitting,) = await erp.parts_for_model("KFR-35GW/BpTYC1")
+    assert fitting.part_number == "CP-KFR35-01" and fitting.stock
+    with pytest.raises(ErpNotFound):
+        await erp.parts_for_model("ZZZ-1")
 
 
 async def test_orders_with_pickings_and_tracking(erp: OdooErp) -> None:

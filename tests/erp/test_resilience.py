@@ -192,3 +192,12 @@ async def test_a_failed_trial_opens_the_breaker_again() -> None:
     assert isinstance(await erp.order("C"), Unavailable)
     assert adapter.calls == calls + 1, "half-open lets one trial through"
     assert (await erp.health()).state == "opened"
+
+
+async def test_a_model_without_a_catalogue_finds_its_first_part() -> None:
+    adapter, erp, _ = make()
+    answer = await erp.model_parts("KFR-35GW")
+    assert isinstance(answer, Answer)
+    assert [p.part_number for p in answer.value] == ["KFR-35GW"]
+    await erp.model_parts("KFR-35GW")
+    assert adapter.calls == 1, "cached like stock"
