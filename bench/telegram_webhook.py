@@ -1,3 +1,4 @@
+# ruff: noqa: E402  (the imports follow the sys.path fix below)
 """Telegram webhook throughput: N text updates from K chats posted at concurrency C to
 ``POST /webhooks/telegram`` of one ``switchboard serve`` process (a subprocess, with the
 secret token checked), on SQLite and on PostgreSQL (from SWITCHBOARD_TEST_DATABASE_URL;
@@ -11,19 +12,23 @@ the reference the same process answering ``/healthz`` (one ``SELECT 1`` per requ
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# bench/ holds email.py, which would shadow the standard library's email package (that
+# aiohttp imports) when this file runs as a script; the repository root goes first instead.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import argparse
 import asyncio
 import os
 import socket
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 from sqlalchemy import text
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import percentile, postgres_base, postgres_database, print_result, sqlite_database
 from switchboard import db
