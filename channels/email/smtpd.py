@@ -31,7 +31,7 @@ from tickets import IngestResult
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 64
-PARALLEL_BATCHES = 4
+PARALLEL_BATCHES = 2
 
 
 class GroupCommit:

@@ -291,13 +291,16 @@ async def _open_ticket(
 ) -> int:
     queue_name: str | None = None
     queue_id: int | None = None
-    tier = await store.customer_tier(customer_id) if choose_queue else ""
-    preferred = [msg.queue] if msg.queue else []
-    for candidate in [*preferred, *(choose_queue(msg, tier) if choose_queue else ())]:
-        queue_id = await store.queue_id(candidate)
-        if queue_id is not None:
-            queue_name = candidate
-            break
+    if msg.queue:  # the channel's own choice (an email support address's queue) first
+        queue_id = await store.queue_id(msg.queue)
+        queue_name = msg.queue if queue_id is not None else None
+    if queue_id is None and choose_queue is not None:
+        tier = await store.customer_tier(customer_id)
+        for candidate in choose_queue(msg, tier):
+            queue_id = await store.queue_id(candidate)
+            if queue_id is not None:
+                queue_name = candidate
+                break
     ticket_id = await store.insert_ticket(
         {
             "subject": _subject_for(msg),
