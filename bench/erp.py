@@ -16,6 +16,7 @@ Ends with one JSON line: a list of ``{"adapter", "call", "cache", "p50_ms", "p99
 and one ``{"ingest_per_s_detection_on", "ingest_per_s_detection_off", ...}``.
 """
 
+# ruff: noqa: E402  (the imports follow the sys.path fix below)
 from __future__ import annotations
 
 import argparse
@@ -28,6 +29,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+# bench/ holds email.py: run as a script, that folder must not shadow the standard library's
+# email package, so it leaves sys.path and the repository root goes first.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp

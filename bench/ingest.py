@@ -5,6 +5,7 @@ PostgreSQL (from SWITCHBOARD_TEST_DATABASE_URL; skipped with a note when unset).
     python bench/ingest.py [--messages 20000] [--identities 2000] [--concurrency 32]
 """
 
+# ruff: noqa: E402  (the imports follow the sys.path fix below)
 from __future__ import annotations
 
 import argparse
@@ -16,6 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+# bench/ holds email.py: run as a script, that folder must not shadow the standard library's
+# email package, so it leaves sys.path and the repository root goes first.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import percentile, postgres_base, postgres_database, print_result, sqlite_database

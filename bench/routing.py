@@ -10,6 +10,7 @@ to show how cost grows with the queue.
 Redis from SWITCHBOARD_TEST_REDIS_URL (default redis://127.0.0.1:6379/0); the database is
 a throwaway SQLite file (the store is what is being compared)."""
 
+# ruff: noqa: E402  (the imports follow the sys.path fix below)
 from __future__ import annotations
 
 import argparse
@@ -24,6 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+# bench/ holds email.py: run as a script, that folder must not shadow the standard library's
+# email package, so it leaves sys.path and the repository root goes first.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert

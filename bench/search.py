@@ -19,6 +19,7 @@ Ends with one JSON line: a list of {"backend", "kind", "p50_ms", "p95_ms"} plus
 {"backend", "build_s", "index_mb"} rows.
 """
 
+# ruff: noqa: E402  (the imports follow the sys.path fix below)
 from __future__ import annotations
 
 import argparse
@@ -31,6 +32,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+# bench/ holds email.py: run as a script, that folder must not shadow the standard library's
+# email package, so it leaves sys.path and the repository root goes first.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import insert, text
