@@ -1,6 +1,6 @@
-"""Order-status self-service beyond web chat: a Telegram customer asking where their
-order is gets the status back on Telegram, in their language, recorded on the ticket as an
-automatic reply (the same path serves SMS and email: ``tickets.reply`` on the ticket's
+"""Order-status self-service beyond web chat: a Telegram or SMS customer asking where their
+order is gets the status back on that channel, in their language, recorded on the ticket as an
+automatic reply (email takes the same path: ``tickets.reply`` on the ticket's
 own channel)."""
 
 from __future__ import annotations
@@ -16,9 +16,12 @@ from tests.channels.telegram.conftest import (  # noqa: F401  (bot: the fake Bot
     bot,
     fixture,
 )
+from tests.channels.twilio.conftest import fixture as sms_fixture
+from tests.channels.twilio.conftest import sms_in
 from tests.conftest import Stack
 from tests.erp.apphelpers import start_erp_api
 from tests.fakes.telegram import FakeBotApi
+from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, NUMBER, PUBLIC_URL, FakeTwilio
 from tests.helpers import eventually
 
 
@@ -60,3 +63,32 @@ async def test_a_telegram_order_question_is_answered_on_telegram(
     auto = [m for m in detail["messages"] if m["direction"] == "out"]
     assert len(auto) == 1 and auto[0]["author"] == "自动回复 Auto-reply"
     assert auto[0]["channel"] == "telegram"
+
+
+async def test_an_sms_order_question_is_answered_by_sms(
+    aiohttp_client: Any, stack: Stack, redis_prefix: str, aiohttp_server: Any, tmp_path: Path
+) -> None:
+    fake = await FakeTwilio().start(aiohttp_server)
+    api = await start_erp_api(
+        aiohttp_client,
+        stack,
+        redis_prefix,
+        erp_self_service="Orders=auto",
+        public_url=PUBLIC_URL,
+        twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=AUTH_TOKEN,
+        twilio_number=NUMBER,
+        twilio_api_base=fake.base,
+        outbox_base_delay_s=0.05,
+        blob_dir=str(tmp_path / "blobs"),
+    )
+    await sms_in(api, sms_fixture("sms__text", Body="Hi, where is my order SO-2292?"))
+
+    async def answered() -> Any:
+        texts = [m["Body"] for m in fake.messages if "SO-2292" in m.get("Body", "")]
+        return texts or None
+
+    [text] = await eventually(answered, timeout=15.0)
+    assert "JDVA20871365512" in text
+    assert text.startswith("Hello! Order SO-2292 was delivered.")  # English in, English out
+    assert fake.messages[-1]["To"] == "+8613800138000"
