@@ -700,6 +700,8 @@ def make_telegram_channel(settings: Settings, desk: Desk) -> TelegramChannel | N
         max_file_bytes=settings.attachment_max_bytes,
         timeout_s=min(10.0, settings.outbox_send_timeout_s),
         poll_timeout_s=settings.telegram_poll_timeout_s,
+        deflector=kb_deflector(desk),
+        public_url=settings.public_url,
     )
 
 

@@ -13,6 +13,7 @@ import asyncio
 import os
 import shutil
 import socket
+import sys
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
@@ -24,6 +25,7 @@ from urllib.parse import urlparse
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 import switchboard.tables  # noqa: F401  (every room's tables are truncated between tests)
 from switchboard import db
@@ -129,13 +131,63 @@ def pg_database() -> Iterator[str]:
 
 
 async def truncate_all(url: str) -> None:
+    """Empties every table. A connection an earlier test leaked (its app gone, its
+    transaction still open) would make TRUNCATE wait for its locks forever and stall the
+    whole run; so TRUNCATE waits 10 s at most, then the leftover connections to this
+    throwaway database are named on stderr and terminated, and TRUNCATE runs again."""
     engine = db.create_engine(url)
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     try:
-        async with engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        for attempt in (1, 2):
+            try:
+                async with engine.begin() as conn:
+                    await conn.execute(text("SET LOCAL lock_timeout = '10s'"))
+                    await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+                return
+            except DBAPIError as err:
+                if attempt == 2 or "lock timeout" not in str(err):
+                    raise
+                await _terminate_leftovers(engine)
     finally:
         await engine.dispose()
+
+
+async def _terminate_leftovers(engine: Any) -> None:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT pid, state, left(query, 200) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+        for pid, state, query in rows:
+            print(
+                f"[conftest] terminating leaked connection {pid} ({state}): {query}",
+                file=sys.__stderr__,
+            )
+            await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await conn.commit()
+
+
+STALL_REPORT_S = 120.0
+"""A test still running after this long has its coroutines' stacks printed (pytest-timeout
+fails it later, see pyproject.toml): a hang then says where it waits."""
+
+
+@pytest.fixture(autouse=True)
+async def _stall_report(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    handle = asyncio.get_running_loop().call_later(
+        STALL_REPORT_S, _print_tasks, request.node.nodeid
+    )
+    yield
+    handle.cancel()
+
+
+def _print_tasks(nodeid: str) -> None:
+    out = sys.__stderr__
+    print(f"\n[conftest] {nodeid} still running after {STALL_REPORT_S:.0f} s; its tasks:", file=out)
+    for task in asyncio.all_tasks():
+        task.print_stack(limit=12, file=out)
 
 
 @dataclass(frozen=True)

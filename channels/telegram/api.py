@@ -30,7 +30,14 @@ from typing import Any
 
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
-from telegram import Bot, InputFile, ReplyParameters, Update
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    ReplyParameters,
+    Update,
+)
 from telegram import Message as PtbMessage
 from telegram.error import (
     BadRequest,
@@ -47,6 +54,7 @@ from telegram.request import HTTPXRequest
 from channels.base import PermanentFailure, TemporaryFailure
 from channels.telegram.types import (
     FileKind,
+    TgCallback,
     TgContact,
     TgFile,
     TgLocation,
@@ -169,8 +177,33 @@ def parse_update(payload: Mapping[str, Any]) -> TgUpdate:
                 change.new_chat_member.status,
             ),
         )
+    if update.callback_query is not None:
+        return TgUpdate(
+            update.update_id, UpdateKind.CALLBACK_QUERY, callback=_callback(update.callback_query)
+        )
     other = tuple(sorted(k for k in payload if k != "update_id"))
     return TgUpdate(update.update_id, UpdateKind.OTHER, other=other)
+
+
+def _user(user: Any) -> TgUser:
+    return TgUser(
+        user.id, user.first_name, user.last_name, user.username, user.language_code, user.is_bot
+    )
+
+
+def _callback(query: Any) -> TgCallback:
+    """The button press; its message may be "inaccessible" (too old): then only the chat
+    is known, and for a message Telegram no longer has, nothing."""
+    message = query.message
+    chat = getattr(message, "chat", None)
+    return TgCallback(
+        id=str(query.id),
+        sender=_user(query.from_user),
+        data=str(query.data or ""),
+        chat_id=chat.id if chat is not None else None,
+        chat_type=chat.type if chat is not None else None,
+        message_id=getattr(message, "message_id", None),
+    )
 
 
 def _seconds(value: Any) -> int | None:
@@ -216,16 +249,7 @@ def _message(msg: PtbMessage) -> TgMessage:
         chat_type=msg.chat.type,
         message_id=msg.message_id,
         date=_aware(msg.date),
-        sender=None
-        if user is None
-        else TgUser(
-            user.id,
-            user.first_name,
-            user.last_name,
-            user.username,
-            user.language_code,
-            user.is_bot,
-        ),
+        sender=None if user is None else _user(user),
         text=msg.text or msg.caption or "",
         edit_date=_aware(msg.edit_date) if msg.edit_date else None,
         files=tuple(files),
@@ -303,16 +327,44 @@ class BotApi:
         except TelegramError as err:  # pragma: no cover - shutdown only closes clients
             log.warning("telegram: closing the bot client failed: %s", failure_of(err))
 
-    async def send_text(self, chat_id: int | str, text: str, reply_to: int | None = None) -> Sent:
+    async def send_text(
+        self,
+        chat_id: int | str,
+        text: str,
+        reply_to: int | None = None,
+        *,
+        buttons: Sequence[tuple[str, str]] = (),
+    ) -> Sent:
+        """``buttons``: ``(label, callback_data)`` pairs, one inline button per row."""
+        markup = (
+            InlineKeyboardMarkup([[InlineKeyboardButton(t, callback_data=d)] for t, d in buttons])
+            if buttons
+            else None
+        )
         try:
             msg = await self._bot.send_message(
                 chat_id,
                 text,
                 reply_parameters=_reply(reply_to),
+                reply_markup=markup,
             )
         except TelegramError as err:
             raise failure_of(err, self.config.token) from None
         return Sent(msg.chat.id, msg.message_id)
+
+    async def answer_callback(self, callback_id: str, text: str) -> None:
+        """Stops the pressed button's spinner and shows ``text`` briefly."""
+        try:
+            await self._bot.answer_callback_query(callback_id, text=text[:200])
+        except TelegramError as err:
+            raise failure_of(err, self.config.token) from None
+
+    async def clear_buttons(self, chat_id: int, message_id: int) -> None:
+        """Removes the inline buttons from one of our messages (pressed once is enough)."""
+        try:
+            await self._bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
+        except TelegramError as err:
+            raise failure_of(err, self.config.token) from None
 
     async def send_file(
         self,

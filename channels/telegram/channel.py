@@ -15,7 +15,7 @@ from channels.attachments import DEFAULT_MAX_BYTES, BlobStore
 from channels.base import DeliveryError
 from channels.telegram import store as rows
 from channels.telegram.api import BotApi, BotConfig
-from channels.telegram.inbound import TelegramInbound
+from channels.telegram.inbound import Deflector, TelegramInbound
 from channels.telegram.polling import TelegramPoller
 from channels.telegram.render import Render, timeline_renderer
 from channels.telegram.sender import TelegramSender
@@ -83,10 +83,18 @@ def make_telegram(
     max_file_bytes: int = DEFAULT_MAX_BYTES,
     timeout_s: float = 10.0,
     poll_timeout_s: int = 30,
+    deflector: Deflector | None = None,
+    public_url: str | None = None,
 ) -> TelegramChannel:
     api = BotApi(BotConfig(token, api_base, timeout_s))
     inbound = TelegramInbound(
-        desk, api, blobs, secret_token=secret_token, max_file_bytes=max_file_bytes
+        desk,
+        api,
+        blobs,
+        secret_token=secret_token,
+        max_file_bytes=max_file_bytes,
+        deflector=deflector,
+        public_url=public_url,
     )
     return TelegramChannel(
         api,

@@ -22,6 +22,9 @@ the long-polling worker shares with it.
   ticket. ``my_chat_member`` tells us the user blocked the bot (``kicked``: the identity
   becomes unreachable, ``tickets.reachability``) or unblocked it (``member``); any message
   from the user makes the identity reachable again.
+- The first message of a new conversation may get help-center articles with a "this
+  solved it" button (``channels.telegram.deflection``); the press arrives as a
+  ``callback_query`` and solves the conversation as self-served.
 - Anything else (group and channel chats, bots, other update kinds) is recorded as
   ignored with 200: Telegram must not re-deliver what we decided not to handle.
 """
@@ -31,6 +34,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,18 +44,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.attachments import DEFAULT_MAX_BYTES, AttachmentRefused, BlobStore, store
 from channels.base import DeliveryError, PermanentFailure
+from channels.telegram import deflection
 from channels.telegram import store as rows
 from channels.telegram.api import BotApi, FileTooLarge, parse_update
 from channels.telegram.types import FileKind, TgFile, TgMessage, TgUpdate, UpdateKind
 from tickets import (
     AttachmentRef,
     Channel,
+    Conflict,
     Desk,
     Event,
     InboundMessage,
+    IngestResult,
     InvalidAddress,
+    NotFound,
     ThreadHints,
     Unavailable,
+    solve_self_served,
 )
 from tickets.edits import edit_inbound
 from tickets.linking import link_verified_phone
@@ -60,7 +69,7 @@ from tickets.reachability import mark_reachable, mark_unreachable
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-ALLOWED_UPDATES = ("message", "edited_message", "my_chat_member")
+ALLOWED_UPDATES = ("message", "edited_message", "my_chat_member", "callback_query")
 BLOCKED_REASON = "blocked the bot on Telegram"
 MAX_BODY = 1024 * 1024
 GREETINGS = {
@@ -76,6 +85,10 @@ DEFAULT_NAMES = {
 }
 
 
+Deflector = Callable[[IngestResult, str], Awaitable[dict[str, Any] | None]]
+"""Articles for a new conversation's first message (``{"articles": [...]}``) or None."""
+
+
 class BadUpdate(ValueError):
     """A body that is not a Telegram update (no integer ``update_id``)."""
 
@@ -85,6 +98,7 @@ class Handled:
     outcome: str
     ticket_number: str | None = None
     message_id: int | None = None
+    ticket_id: int | None = None
 
 
 def greeting(language_code: str | None) -> str:
@@ -106,11 +120,15 @@ class TelegramInbound:
         *,
         secret_token: str | None,
         max_file_bytes: int = DEFAULT_MAX_BYTES,
+        deflector: Deflector | None = None,
+        public_url: str | None = None,
     ) -> None:
         self.desk = desk
         self.api = api
         self.blobs = blobs
         self.max_file_bytes = max_file_bytes
+        self.deflector = deflector
+        self.public_url = public_url
         self._secret = (secret_token or "").encode()
         self._refusals = 0
 
@@ -174,6 +192,8 @@ class TelegramInbound:
             return Handled("duplicate")
         if update.kind is UpdateKind.MY_CHAT_MEMBER:
             return await self._member(update)
+        if update.kind is UpdateKind.CALLBACK_QUERY:
+            return await self._pressed(update)
         if update.message is None:
             await self._remember(update_id, update.kind.value, "ignored:kind")
             return Handled("ignored:kind")
@@ -315,9 +335,91 @@ class TelegramInbound:
             return None, events
 
         await self.desk.write(work)
+        if result.new_ticket and not result.duplicate:
+            await self._offer_articles(msg, result)
         return Handled(
             "duplicate" if result.duplicate else outcome, result.number, result.message_id
         )
+
+    async def _offer_articles(self, msg: TgMessage, result: IngestResult) -> None:
+        if self.deflector is None or self.api is None or not msg.text:
+            return
+        try:
+            found = await self.deflector(result, msg.text)
+            if not found or not found.get("articles"):
+                return
+            language = deflection.language_of(
+                msg.text, msg.sender.language_code if msg.sender else None
+            )
+            text, button = deflection.offer(found["articles"], language, self.public_url)
+            await self.api.send_text(
+                msg.chat_id,
+                text,
+                buttons=[(button, deflection.solved_data(result.ticket_id))],
+            )
+        except Exception:
+            log.warning(
+                "telegram: no articles for %s's first message", result.number, exc_info=True
+            )
+
+    async def _pressed(self, update: TgUpdate) -> Handled:
+        """A "this solved it" press: the pressing chat's own open conversation becomes
+        solved as self-served; any other press is answered and ignored."""
+        press = update.callback
+        assert press is not None
+        kind = update.kind.value
+        ticket_id = deflection.parse_solved(press.data)
+        chat_id = press.chat_id
+        if ticket_id is None or chat_id is None or press.chat_type != "private":
+            await self._remember(update.update_id, kind, "ignored:callback", chat_id=chat_id)
+            await self._answer(press.id, None)
+            return Handled("ignored:callback")
+        language = "zh" if (press.sender.language_code or "").startswith("zh") else "en"
+
+        async def work(session: AsyncSession, now: datetime) -> tuple[bool, list[Event]]:
+            claimed = await rows.remember(
+                session,
+                update.update_id,
+                kind,
+                "self_served",
+                now,
+                chat_id=chat_id,
+                message_id=press.message_id,
+                ticket_id=ticket_id,
+            )
+            if not claimed:
+                return False, []
+            events = await solve_self_served(
+                session, Channel.TELEGRAM, str(chat_id), ticket_id, now
+            )
+            return True, events
+
+        try:
+            if not await self.desk.write(work):
+                return Handled("duplicate")
+        except (NotFound, Conflict) as err:
+            outcome = "refused:closed" if isinstance(err, Conflict) else "refused:not_found"
+            await self._remember(update.update_id, kind, outcome, chat_id=chat_id)
+            key = "closed" if isinstance(err, Conflict) else "unknown"
+            await self._answer(press.id, deflection.text_for(language, key))
+            return Handled(outcome)
+        await self._answer(press.id, deflection.text_for(language, "toast"))
+        if self.api is not None:
+            try:
+                if press.message_id is not None:
+                    await self.api.clear_buttons(chat_id, press.message_id)
+                await self.api.send_text(chat_id, deflection.text_for(language, "solved"))
+            except DeliveryError as err:
+                log.warning("telegram: the self-served confirmation was not sent: %s", err)
+        return Handled("self_served", ticket_id=ticket_id)
+
+    async def _answer(self, callback_id: str, text: str | None) -> None:
+        if self.api is None:
+            return
+        try:
+            await self.api.answer_callback(callback_id, text or "")
+        except DeliveryError as err:
+            log.info("telegram: a button press was not answered: %s", err)
 
     async def _edited(self, update: TgUpdate, msg: TgMessage) -> Handled:
         text = compose_text(msg, ())

@@ -14,6 +14,7 @@ class UpdateKind(enum.StrEnum):
     MESSAGE = "message"
     EDITED_MESSAGE = "edited_message"
     MY_CHAT_MEMBER = "my_chat_member"
+    CALLBACK_QUERY = "callback_query"
     OTHER = "other"
 
 
@@ -109,10 +110,24 @@ class TgMemberChange:
 
 
 @dataclass(frozen=True, slots=True)
+class TgCallback:
+    """``callback_query``: the user pressed one of our inline buttons."""
+
+    id: str
+    sender: TgUser
+    data: str
+    chat_id: int | None
+    """The chat of the message the button was on (None when Telegram no longer has it)."""
+    chat_type: str | None
+    message_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class TgUpdate:
     update_id: int
     kind: UpdateKind
     message: TgMessage | None = None
     member: TgMemberChange | None = None
+    callback: TgCallback | None = None
     other: tuple[str, ...] = field(default=())
     """The update's field names when it is of a kind we do not handle."""

@@ -211,7 +211,19 @@ class FakeBotApi:
             raise _ApiError(400, "Bad Request: message text is empty")
         if len(text.encode("utf-16-le")) // 2 > 4096:
             raise _ApiError(400, "Bad Request: message is too long")
-        return self._message(chat_id, text=text)
+        markup = params.get("reply_markup")
+        return self._message(chat_id, text=text, **({"reply_markup": markup} if markup else {}))
+
+    async def _m_answerCallbackQuery(self, params: dict[str, Any], files: Any) -> Any:
+        if not params.get("callback_query_id"):
+            raise _ApiError(400, "Bad Request: query is too old and response timeout expired")
+        return True
+
+    async def _m_editMessageReplyMarkup(self, params: dict[str, Any], files: Any) -> Any:
+        chat_id = self._chat(params)
+        if not params.get("message_id"):
+            raise _ApiError(400, "Bad Request: message identifier is not specified")
+        return self._message(chat_id, text="", message_id=int(params["message_id"]))
 
     async def _m_sendPhoto(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
         chat_id = self._chat(params)

@@ -44,8 +44,10 @@ def test_voice_document_contact_location_edit_and_member_updates() -> None:
     assert edited.message.edit_date == dt.datetime(2025, 12, 4, 12, 1, 40, tzinfo=dt.UTC)
     member = parse_update(fixture("my_chat_member__kicked"))
     assert member.member is not None and member.member.new_status == "kicked"
-    other = parse_update(fixture("callback_query__button"))
-    assert other.kind is UpdateKind.OTHER and other.other == ("callback_query",)
+    press = parse_update(fixture("callback_query__button"))
+    assert press.kind is UpdateKind.CALLBACK_QUERY and press.callback is not None
+    assert press.callback.data == "yes" and press.callback.chat_id is None
+    assert press.callback.sender.id == 111111111
 
 
 def test_commands_are_read_with_or_without_the_bot_name() -> None:

@@ -29,7 +29,7 @@ async def test_set_webhook_registers_url_secret_and_updates(bot: FakeBotApi) -> 
     assert bot.webhook == {
         "url": "https://support.example.com/webhooks/telegram",
         "secret_token": SECRET,
-        "allowed_updates": ["message", "edited_message", "my_chat_member"],
+        "allowed_updates": ["message", "edited_message", "my_chat_member", "callback_query"],
     }
     shown = await info(settings(bot))
     assert f"@{BOT_USERNAME}" in shown and "support.example.com/webhooks/telegram" in shown

@@ -149,7 +149,7 @@ async def test_start_greets_in_the_users_language_and_opens_no_ticket(tg: Tg) ->
 
 async def test_group_messages_and_other_updates_get_200_and_are_ignored(tg: Tg) -> None:
     assert (await tg.deliver("message__group"))["outcome"] == "ignored:supergroup"
-    assert (await tg.deliver("callback_query__button"))["outcome"] == "ignored:kind"
+    assert (await tg.deliver("callback_query__button"))["outcome"] == "ignored:callback"
     assert (await tg.post({"update_id": 5, "poll": {"id": 1}})).status == 200
     listed = await tg.api.get("/api/v1/tickets", who="admin@example.com")
     assert listed["tickets"] == []
