@@ -91,13 +91,18 @@ class ErpService:
     async def reserve(
         self, ticket: str, lines: Sequence[ReservationLine]
     ) -> Answer[Reservation] | Unavailable:
-        answer = await self.erp.reserve(ticket, lines)
+        """Reserves once per ticket, also when two processes are asked at once: the
+        adapter's "is there one already?" and "make one" run under a lock on the ticket
+        held across processes (``Desk.exclusive``), so the second finds the first's."""
+        async with self.desk.exclusive(f"erp-reservation:{ticket}"):
+            answer = await self.erp.reserve(ticket, lines)
         if isinstance(answer, Answer):
             await self._keep_reservation(ticket, reservation_json(answer.value))
         return answer
 
     async def release(self, ticket: str) -> Answer[Reservation | None] | Unavailable:
-        answer = await self.erp.release(ticket)
+        async with self.desk.exclusive(f"erp-reservation:{ticket}"):
+            answer = await self.erp.release(ticket)
         if isinstance(answer, Answer) and answer.value is not None:
             await self._keep_reservation(ticket, None)
         return answer

@@ -25,7 +25,7 @@ from typing import TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tickets import eventlog
+from tickets import eventlog, locks
 from tickets.contracts import InboundMessage
 from tickets.events import Event, EventPublisher
 from tickets.ingest.email import DEFAULT_SUBJECT_DAYS
@@ -97,6 +97,16 @@ class Desk:
     async def broadcast(self, events: Sequence[Event]) -> None:
         """Events that may be missed (typing, socket frames): straight to the bus."""
         await self.publisher.broadcast(events)
+
+    def exclusive(
+        self, name: str, timeout_s: float = 30.0
+    ) -> contextlib.AbstractAsyncContextManager[None]:
+        """A lock on ``name`` across every process on this database (``tickets.locks``),
+        for outside work that must not run twice at once; ``Unavailable`` after
+        ``timeout_s`` of waiting."""
+        engine = self.sessions.kw.get("bind")
+        assert isinstance(engine, AsyncEngine), "the desk's sessions are bound to an engine"
+        return locks.exclusive(engine, name, timeout_s)
 
     async def read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         async with self._turn(), self.sessions() as session:
