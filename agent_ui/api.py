@@ -43,6 +43,7 @@ from agent_ui.kb_api import KB_ROUTES
 from agent_ui.openapi import build_document
 from agent_ui.routing_api import ROUTING_ROUTES
 from agent_ui.stream import STREAM_PATH, stream_socket
+from agent_ui.uploads import UPLOAD_KEY, UPLOAD_ROUTES
 from agent_ui.web.config import web_session
 from channels.events import AgentTyping
 from tickets import Channel, Event, TicketChanges, parse_number
@@ -83,13 +84,14 @@ async def _message(session: AsyncSession, message_id: int) -> dict[str, Any]:
 async def post_reply(request: web.Request) -> web.Response:
     staff, number = staff_of(request), request.match_info["number"]
     body = await read_json(request)
-    only_fields(body, {"text", "channel"})
+    only_fields(body, {"text", "channel", "attachments"})
     channel_name = str_or_none(body, "channel")
     try:
         channel = None if channel_name is None else Channel(channel_name)
     except ValueError as err:
         raise ApiError(400, "invalid", f"unknown channel {channel_name!r}") from err
-    text = text_field(body)
+    files = request.app[UPLOAD_KEY].read_all(body.get("attachments"), staff)
+    text = text_field(body) if "text" in body or not files else ""
     senders = request.app.get(SENDERS)
 
     def reachable(via: Channel) -> bool:
@@ -99,7 +101,14 @@ async def post_reply(request: web.Request) -> web.Response:
         session: AsyncSession, now: datetime
     ) -> tuple[dict[str, Any], tuple[Event, ...]]:
         written = await tickets.reply(
-            session, staff, number, text, now, channel=channel, reachable=reachable
+            session,
+            staff,
+            number,
+            text,
+            now,
+            channel=channel,
+            reachable=reachable,
+            attachments=files,
         )
         assert written.message_id is not None
         return await _message(session, written.message_id), written.events
@@ -448,6 +457,7 @@ ROUTES: list[ApiRoute] = [
     *ROUTING_ROUTES,
     *ERP_ROUTES,
     *ATTACHMENT_ROUTES,
+    *UPLOAD_ROUTES,
     *KB_ROUTES,
     ApiRoute(
         "GET",

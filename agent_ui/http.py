@@ -155,11 +155,14 @@ def op(
     params: tuple[str, ...] = (),
     response: str | None = None,
     headers: tuple[str, ...] = (),
+    form: str | None = None,
 ) -> dict[str, Any]:
+    """``body``: a JSON request body's schema; ``form``: a multipart one's."""
     return {
         "summary": summary,
         "ok": ok,
         "body": body,
+        "form": form,
         "params": params,
         "response": response,
         "headers": headers,

@@ -231,9 +231,32 @@ SCHEMAS: dict[str, Any] = {
     },
     "Reply": {
         "type": "object",
-        "required": ["text"],
         "additionalProperties": False,
-        "properties": {"text": TEXT, "channel": {"enum": CHANNELS}},
+        "description": "text, attachments (tokens from POST /api/v1/uploads), or both",
+        "anyOf": [
+            {"required": ["text"]},
+            {"required": ["attachments"], "properties": {"attachments": {"minItems": 1}}},
+        ],
+        "properties": {
+            "text": TEXT,
+            "channel": {"enum": CHANNELS},
+            "attachments": {"type": "array", "maxItems": 10, "items": {"type": "string"}},
+        },
+    },
+    "Upload": {
+        "type": "object",
+        "required": ["file"],
+        "properties": {"file": {"type": "string", "format": "binary"}},
+    },
+    "UploadToken": {
+        "type": "object",
+        "required": ["token", "name", "size", "content_type"],
+        "properties": {
+            "token": {"type": "string"},
+            "name": {"type": "string"},
+            "size": {"type": "integer"},
+            "content_type": {"type": "string"},
+        },
     },
     "Presence": {
         "type": "object",
@@ -506,6 +529,11 @@ def _operation(route: RouteLike) -> dict[str, Any]:
         op["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": _ref(spec["body"])}},
+        }
+    if spec.get("form"):
+        op["requestBody"] = {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": _ref(spec["form"])}},
         }
     ok: dict[str, Any] = {"description": "OK"}
     if spec["response"]:

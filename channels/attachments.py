@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 from typing import Protocol
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from aiohttp import web
 
@@ -70,6 +70,23 @@ def safe_name(raw: str | None, content_type: str) -> str:
             content_type, {"image/webp": ".webp", "application/pdf": ".pdf"}.get(content_type, "")
         )
     return name[:MAX_NAME]
+
+
+def form_filename(raw: str | None) -> str | None:
+    """A multipart part's file name as the user named it. Browsers send UTF-8 in the
+    quoted ``filename`` and percent-encode only ``"``, CR and LF; aiohttp's client (and
+    some others) percent-encode every non-ASCII byte: decoding ``%XX`` reads both."""
+    if raw is None or "%" not in raw:
+        return raw
+    return unquote(raw, errors="strict") if _decodes(raw) else raw
+
+
+def _decodes(raw: str) -> bool:
+    try:
+        unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def check_size(size: int, max_bytes: int) -> None:

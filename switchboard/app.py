@@ -33,6 +33,7 @@ from agent_ui.stream import (
     make_feed,
     make_stream,
 )
+from agent_ui.uploads import UPLOAD_KEY, Uploads
 from agent_ui.web import (
     WEB_CONFIG,
     Limits,
@@ -133,6 +134,7 @@ class Runtime:
     erp: ErpService | None = None
     erp_http: aiohttp.ClientSession | None = None
     telegram: TelegramChannel | None = None
+    signing_key: bytes = b""
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -247,10 +249,11 @@ async def build_runtime(
         )
         sla = SlaClocks(desk)
         metrics = Metrics()
+        key = await signing_key(sessions, settings)
         webchat = make_webchat(
             settings,
             desk,
-            VisitorSigner(await signing_key(sessions, settings)),
+            VisitorSigner(key),
             redis,
             redis_prefix,
         )
@@ -307,6 +310,7 @@ async def build_runtime(
         erp=erp,
         erp_http=erp_http,
         telegram=telegram,
+        signing_key=key,
     )
 
 
@@ -534,6 +538,9 @@ def create_app(
         )
         if runtime.webchat.blobs is not None:
             app[BLOBS] = runtime.webchat.blobs
+        app[UPLOAD_KEY] = Uploads(
+            runtime.webchat.blobs, runtime.signing_key, runtime.settings.attachment_max_bytes
+        )
         if runtime.twilio_sms is not None:
             app[SMS] = runtime.twilio_sms
         metrics_holder.append(runtime.metrics)

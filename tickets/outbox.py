@@ -26,10 +26,24 @@ from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickets import audit, reachability
-from tickets.contracts import Channel, DeliveryStatus, Direction, OutboundMessage, ThreadHints
+from tickets.contracts import (
+    AttachmentRef,
+    Channel,
+    DeliveryStatus,
+    Direction,
+    OutboundMessage,
+    ThreadHints,
+)
 from tickets.errors import Conflict, Forbidden, NotFound
 from tickets.events import DeliveryStatusChanged, Event, OutboxQueued
-from tickets.models import Message, OutboxEntry, Ticket, TicketParticipant, format_number
+from tickets.models import (
+    Attachment,
+    Message,
+    OutboxEntry,
+    Ticket,
+    TicketParticipant,
+    format_number,
+)
 from tickets.services import Written, _read_only, load_visible
 from tickets.staff import StaffUser, may_change
 
@@ -100,6 +114,15 @@ async def lease_due(
             .where(Message.id.in_(keys))
         )
     ).all()
+    files: dict[int, list[AttachmentRef]] = {}
+    for a in (
+        await session.execute(
+            select(Attachment).where(Attachment.message_id.in_(keys)).order_by(Attachment.id)
+        )
+    ).scalars():
+        files.setdefault(a.message_id, []).append(
+            AttachmentRef(a.name, a.content_type, a.size, a.blob_ref)
+        )
     out = []
     for msg, subject in found:
         thread = ThreadHints()
@@ -125,6 +148,7 @@ async def lease_due(
                 ),
                 cc=cc,
                 reply_from=reply_from,
+                attachments=tuple(files.get(msg.id, ())),
             )
         )
     return out

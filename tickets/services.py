@@ -25,7 +25,7 @@ Rules (issue 7), and decisions where it is silent:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -33,7 +33,15 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tickets import audit, reachability
-from tickets.contracts import Actor, Channel, DeliveryStatus, Direction, Priority, TicketStatus
+from tickets.contracts import (
+    Actor,
+    AttachmentRef,
+    Channel,
+    DeliveryStatus,
+    Direction,
+    Priority,
+    TicketStatus,
+)
 from tickets.errors import Conflict, Forbidden, Invalid, NotFound
 from tickets.events import (
     CustomersMerged,
@@ -47,6 +55,7 @@ from tickets.events import (
 )
 from tickets.identity import identity_channel
 from tickets.models import (
+    Attachment,
     Customer,
     CustomerIdentity,
     CustomerMerge,
@@ -64,6 +73,7 @@ from tickets.status import TransitionError, check_transition
 from tickets.textcheck import storable_text
 
 MAX_REPLY = 20_000
+MAX_REPLY_FILES = 10
 MAX_TAGS = 50
 
 
@@ -125,17 +135,26 @@ async def reply(
     channel: Channel | None = None,
     html: str | None = None,
     reachable: Callable[[Channel], bool] | None = None,
+    attachments: Sequence[AttachmentRef] = (),
 ) -> Written:
     """``reachable`` tells whether this server can send on a channel at all; a reply on
     one it cannot is refused now instead of failing later in the outbox. The recipient is
     the customer's oldest verified address on that channel; an address a chat visitor only
-    typed (an unverified claim) is used when there is no other."""
+    typed (an unverified claim) is used when there is no other.
+
+    ``attachments`` (files already in the blob store) go out with the reply; a reply
+    with files may have no text. SMS and voice cannot carry the agent's files (Twilio
+    fetches MMS media from public URLs, and staff files are private): refused."""
     ticket = await load_visible(session, staff, number, lock=True)
-    body = _clean_text(text, MAX_REPLY)
+    if len(attachments) > MAX_REPLY_FILES:
+        raise Invalid(f"a reply carries at most {MAX_REPLY_FILES} files")
+    body = "" if attachments and not text.strip() else _clean_text(text, MAX_REPLY)
     _read_only(ticket)
     via = channel or Channel(ticket.channel)
     if reachable is not None and not reachable(via):
         raise Invalid(f"the {via.value} channel is not configured on this server")
+    if attachments and via in (Channel.SMS, Channel.VOICE):
+        raise Invalid(f"files cannot be sent by {via.value}; reply on another channel")
     recipient = (
         await session.execute(
             select(CustomerIdentity.address)
@@ -171,6 +190,20 @@ async def reply(
             .returning(Message.id)
         )
     ).scalar_one()
+    if attachments:
+        await session.execute(
+            insert(Attachment),
+            [
+                {
+                    "message_id": message_id,
+                    "name": a.name,
+                    "content_type": a.content_type,
+                    "size": a.size,
+                    "blob_ref": a.blob_ref,
+                }
+                for a in attachments
+            ],
+        )
     await session.execute(
         insert(OutboxEntry).values(
             message_id=message_id,

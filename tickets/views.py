@@ -86,7 +86,12 @@ async def message_detail(session: AsyncSession, message_id: int) -> dict[str, An
     msg = await session.get(Message, message_id)
     if msg is None:
         raise NotFound(f"no message {message_id}")
-    return message_dict(msg)
+    files = (
+        await session.execute(
+            select(Attachment).where(Attachment.message_id == message_id).order_by(Attachment.id)
+        )
+    ).scalars()
+    return message_dict(msg, list(files))
 
 
 def _identity_dict(i: CustomerIdentity) -> dict[str, Any]:

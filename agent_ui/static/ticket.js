@@ -171,6 +171,8 @@ function composer(typing) {
   form.addEventListener("htmx:afterRequest", (ev) => {
     if (ev.detail.elt !== form || !ev.detail.successful) return;
     text.value = "";
+    const files = form.querySelector("#reply-files");
+    if (files) files.value = "";
     if (note) note.checked = false;
     mode();
     if (store && key) store.removeItem(key);

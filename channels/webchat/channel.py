@@ -129,11 +129,21 @@ def error_frame(code: str, message: str) -> dict[str, Any]:
 class WebchatSender:
     channel = Channel.WEBCHAT
 
-    def __init__(self, desk: Desk) -> None:
+    def __init__(
+        self,
+        desk: Desk,
+        files: Callable[[str, dict[str, Any]], list[dict[str, Any]]] | None = None,
+    ) -> None:
         self.desk = desk
+        self.files = files
+        """A message's attachments as the visitor's page sees them (``Webchat``'s)."""
 
     async def send(self, message: OutboundMessage) -> SendResult:
         created = (message.created_at or self.desk.clock()).isoformat()
+        files: list[dict[str, Any]] = []
+        if message.attachments and self.files is not None:
+            stored = await self.desk.read(lambda s: tickets.message_detail(s, message.message_id))
+            files = self.files(message.recipient, stored)
         frame = {
             "type": "message",
             "id": message.message_id,
@@ -141,7 +151,7 @@ class WebchatSender:
             "author": message.author or "",
             "text": message.text,
             "created_at": created,
-            "attachments": [],
+            "attachments": files,
         }
         await self.desk.broadcast([WebchatFrame(message.recipient, frame, message.message_id)])
         return SendResult(external_id=f"webchat-{message.message_id}", status=DeliveryStatus.SENT)
@@ -183,7 +193,7 @@ class Webchat:
         self.limits = limits or ChatLimits()
         self.limiter: RateLimiter = limiter or MemoryRateLimiter()
         self.clients = clients or ClientPolicy()
-        self.sender = WebchatSender(desk)
+        self.sender = WebchatSender(desk, self.attachment_frames)
         self.blobs = blobs
         self.max_upload = max_upload
         self.wait_estimator = wait_estimator

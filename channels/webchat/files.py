@@ -21,10 +21,11 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
 import tickets
 from channels.attachments import INLINE_TYPES, AttachmentRefused, file_response, store
+from channels.forms import read_form
 from channels.webchat.signing import COOKIE
 from tickets import Channel, InboundMessage
 
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 VISITOR_HEADER = "X-Chat-Visitor"
 MULTIPART_SLACK = 64 * 1024
-MAX_FIELD = 8 * 1024
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -46,46 +46,6 @@ def _visitor(chat: Webchat, request: web.Request) -> str | None:
     if header:
         return chat.signer.verify(header)
     return chat.signer.verify(request.cookies.get(COOKIE))
-
-
-async def _read_form(
-    request: web.Request, max_bytes: int
-) -> tuple[bytes | None, str | None, dict[str, str]]:
-    """The file's bytes and name, and the small text fields; ``AttachmentRefused`` for a
-    body that is too large or not a form."""
-    try:
-        reader = await request.multipart()
-    except (AssertionError, ValueError, KeyError) as err:
-        raise AttachmentRefused("bad_form", "send multipart/form-data with a file") from err
-    data: bytes | None = None
-    filename: str | None = None
-    fields: dict[str, str] = {}
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader):
-            raise AttachmentRefused("bad_form", "nested multipart is not accepted")
-        if part.name == "file":
-            if data is not None:
-                raise AttachmentRefused("bad_form", "send one file at a time")
-            chunks, size = [], 0
-            while chunk := await part.read_chunk(64 * 1024):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise AttachmentRefused(
-                        "too_large", f"the file is larger than {max_bytes // (1024 * 1024) or 1} MB"
-                    )
-                chunks.append(chunk)
-            data, filename = b"".join(chunks), part.filename
-        elif part.name in ("text", "client_id", "name"):
-            raw = await part.read(decode=False)
-            if len(raw) > MAX_FIELD:
-                raise AttachmentRefused("bad_form", f"the field {part.name} is too long")
-            try:
-                fields[part.name] = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise AttachmentRefused("bad_form", f"{part.name} is not UTF-8 text") from err
-        else:
-            await part.release()
-    return data, filename, fields
 
 
 async def upload(chat: Webchat, request: web.Request) -> web.Response:
@@ -102,9 +62,15 @@ async def upload(chat: Webchat, request: web.Request) -> web.Response:
     ):
         return _error(413, "too_large", _too_large(chat.max_upload))
     try:
-        data, filename, fields = await _read_form(request, chat.max_upload)
-        if data is None:
+        form = await read_form(
+            request,
+            file_field="file",
+            text_fields=("text", "client_id", "name"),
+            max_bytes=chat.max_upload,
+        )
+        if not form.files:
             raise AttachmentRefused("no_file", "the form has no file")
+        (data, filename), fields = form.files[0], form.fields
         text = fields.get("text", "").strip()
         client_id = fields.get("client_id") or None
         name = (fields.get("name") or "").strip() or None

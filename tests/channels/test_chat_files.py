@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from channels.attachments import safe_name, sniff
@@ -155,3 +156,31 @@ def test_sniffing_reads_magic_numbers_and_names_lose_their_paths() -> None:
     assert sniff(b"<svg onload=alert(1)>") == "application/octet-stream"
     assert safe_name("C:\\x\\..\\报告\x00.pdf", "application/pdf") == "报告.pdf"
     assert safe_name('"/etc/"', "image/png") == "image.png"
+
+
+async def test_an_agents_file_reaches_the_visitors_chat_as_their_own_link(api: Api) -> None:
+    ws, _key = await opened(api)
+    ticket = (await send_message(ws, "有说明书吗？", "t1"))["ticket"]
+    form = aiohttp.FormData()
+    form.add_field("file", PNG, filename="接线图.png", content_type="image/png")
+    made = await api.client.post(
+        "/api/v1/uploads", data=form, headers=api.as_("supervisor@example.com")
+    )
+    assert made.status == 201, await made.text()
+    token = (await made.json())["token"]
+    await api.send(
+        "POST",
+        f"/api/v1/tickets/{ticket}/replies",
+        {"text": "请看接线图", "attachments": [token]},
+        status=201,
+    )
+    pushed = await next_frame(ws, "message")
+    while pushed["direction"] != "out":
+        pushed = await next_frame(ws, "message")
+    (file,) = pushed["attachments"]
+    assert file["name"] == "接线图.png" and file["content_type"] == "image/png"
+    own = await api.client.get(file["url"])
+    assert own.status == 200 and await own.read() == PNG
+    forged = file["url"][:-1] + ("0" if file["url"][-1] != "0" else "1")
+    assert (await api.client.get(forged)).status in (403, 404)
+    await ws.close()

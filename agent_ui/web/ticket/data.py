@@ -7,14 +7,14 @@ own (``NotFound`` for a ticket outside the user's queues), never re-implemented 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import tickets
-from tickets import Channel, Event, StaffUser, TicketChanges
+from tickets import AttachmentRef, Channel, Event, StaffUser, TicketChanges
 
 MAX_CANDIDATES = 10
 
@@ -65,11 +65,23 @@ Work = Callable[[AsyncSession, datetime], Awaitable[tuple[None, tuple[Event, ...
 
 
 def reply(
-    staff: StaffUser, number: str, text: str, channel: Channel | None, reachable: Any
+    staff: StaffUser,
+    number: str,
+    text: str,
+    channel: Channel | None,
+    reachable: Any,
+    attachments: Sequence[AttachmentRef] = (),
 ) -> Work:
     async def work(s: AsyncSession, now: datetime) -> tuple[None, tuple[Event, ...]]:
         written = await tickets.reply(
-            s, staff, number, text, now, channel=channel, reachable=reachable
+            s,
+            staff,
+            number,
+            text,
+            now,
+            channel=channel,
+            reachable=reachable,
+            attachments=attachments,
         )
         return None, written.events
 

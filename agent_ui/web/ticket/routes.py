@@ -27,10 +27,12 @@ from aiohttp import web
 
 import tickets
 from agent_ui.context import DESK
+from agent_ui.uploads import UPLOAD_KEY
 from agent_ui.web.config import page_user
 from agent_ui.web.i18n import gettext_
 from agent_ui.web.render import render
 from agent_ui.web.ticket import data
+from agent_ui.web.ticket.files import keep_files, read_composer
 from agent_ui.web.ticket.labels import (
     channel_name,
     delivery_name,
@@ -129,10 +131,13 @@ async def post_message(request: web.Request) -> web.StreamResponse:
     staff, number = page_user(request), _number(request)
     current = await request.app[DESK].read(lambda s: data.ticket(s, staff, number))
     number = current["number"]
-    form = await _form(request)
-    text = form.get("text", "")
+    max_bytes = request.app[UPLOAD_KEY].max_bytes
     try:
+        form, files = await read_composer(request, max_bytes)
+        text = form.get("text", "")
         if form.get("note") or current["status"] == tickets.TicketStatus.CLOSED.value:
+            if files:
+                raise tickets.Invalid("an internal note cannot carry files")
             work = data.note(staff, number, text)
         else:
             try:
@@ -144,7 +149,8 @@ async def post_message(request: web.Request) -> web.StreamResponse:
             def can_send(via: Channel) -> bool:
                 return reachable is None or via in reachable
 
-            work = data.reply(staff, number, text, channel, can_send)
+            refs = await keep_files(request, files, max_bytes)
+            work = data.reply(staff, number, text, channel, can_send, refs)
         await request.app[DESK].write(work)
     except REFUSED as err:
         return await _refused(request, staff, number, "composer", err)
