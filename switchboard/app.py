@@ -18,6 +18,7 @@ from aiohttp import web
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+import tickets
 from agent_ui import DESK, api_routes, error_middleware
 from agent_ui.api import auth_middleware
 from agent_ui.attachments import BLOBS
@@ -52,7 +53,7 @@ from agent_ui.web.i18n import gettext_
 from channels import SenderRegistry
 from channels.base import DeliveryError
 from channels.email.channel import EmailChannel
-from channels.email.timeline import PARTICIPANTS_TITLE, render_email, render_participants
+from channels.email.timeline import PARTICIPANTS_TITLE, email_renderer, render_participants
 from channels.telegram import TelegramChannel, make_telegram
 from channels.twilio.sdk import TwilioApi, TwilioConfig
 from channels.twilio.sms import SMS, TwilioSms, sms_routes
@@ -517,7 +518,7 @@ def create_app(
     app[SETTINGS] = settings
     app[PANELS] = PanelRegistry()
     app[PANELS].add_panel(suggestions_panel(app))
-    app[PANELS].add_timeline("email", render_email)
+    app[PANELS].add_timeline("email", email_renderer(inline_loader(app)))
     app[PANELS].add_panel(
         Panel("email-participants", PARTICIPANTS_TITLE, render_participants, order=20)
     )
@@ -681,6 +682,24 @@ async def _voice_call_back(request: web.Request) -> web.Response:
         content_type="text/html",
         headers={"HX-Trigger": "ticket-timeline"},
     )
+
+
+def inline_loader(app: web.Application) -> Callable[[int, Any], Awaitable[bytes | None]]:
+    """An attachment's bytes for the staff user looking at its ticket (inline images of
+    email); None when it is gone, not theirs to see, or files are not stored."""
+
+    async def load(attachment_id: int, staff: Any) -> bytes | None:
+        runtime = app.get(RUNTIME)
+        if runtime is None or runtime.webchat.blobs is None or staff is None:
+            return None
+        blobs = runtime.webchat.blobs
+        try:
+            found = await runtime.desk.read(lambda s: tickets.staff_file(s, staff, attachment_id))
+            return await blobs.open(found.blob_ref)
+        except (tickets.NotFound, KeyError):
+            return None
+
+    return load
 
 
 # -- Telegram (channels/telegram) -------------------------------------------------------

@@ -65,7 +65,9 @@ def message_dict(msg: Message, attachments: Sequence[Attachment] = ()) -> dict[s
 def email_facts(meta: dict[str, Any] | None) -> dict[str, Any] | None:
     """What an email message shows besides its text: from, to, cc, subject, date, whether
     the original had quoted history, and ``noise`` (auto-reply, bounce) to show it
-    collapsed. ``original`` is whether the raw mail is kept (served to staff only)."""
+    collapsed. ``original`` is whether the raw mail is kept (served to staff only).
+    ``inline`` maps a ``cid:`` of the HTML to the index of its image in the message's
+    attachments."""
     if meta is None:
         return None
     return {
@@ -79,6 +81,7 @@ def email_facts(meta: dict[str, Any] | None) -> dict[str, Any] | None:
         "noise": meta.get("noise"),
         "quoted": bool(meta.get("quoted")),
         "original": bool(meta.get("raw_ref")),
+        "inline": {str(k): v for k, v in (meta.get("inline") or {}).items() if isinstance(v, int)},
     }
 
 

@@ -173,7 +173,10 @@ class EmailIntake:
                 )
                 for part, ctype in keep
             )
-            out.append(self._message(mail, envelope_to, raw_ref, attachments, skipped))
+            inline = {
+                part.content_id: n for n, (part, _ctype) in enumerate(keep) if part.content_id
+            }
+            out.append(self._message(mail, envelope_to, raw_ref, attachments, skipped, inline))
         return out
 
     async def _store(self, blobs: list[tuple[bytes, str]]) -> list[str]:
@@ -192,6 +195,7 @@ class EmailIntake:
         raw_ref: str | None,
         attachments: tuple[AttachmentRef, ...],
         skipped: Sequence[str],
+        inline: dict[str, int] | None = None,
     ) -> Prepared:
         noise = classify(mail, self.config.addresses)
         if mail.sender is None:
@@ -211,6 +215,8 @@ class EmailIntake:
         extra = summary(mail)
         extra["support_address"] = support
         extra["skipped"] = list(skipped)
+        if inline:
+            extra["inline"] = inline
         if text != mail.full_text:
             extra["quoted"] = True
         message = InboundMessage(

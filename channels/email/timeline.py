@@ -6,14 +6,31 @@ bounces collapsed.
 
 Every value is escaped here (``markupsafe``); the HTML body was sanitized by nh3 at
 ingest and is shown only inside ``<iframe sandbox srcdoc>`` (the page's CSP also blocks
-remote images), so even a hostile mail cannot run script or call home."""
+remote images), so even a hostile mail cannot run script or call home.
+
+Inline images (``<img src="cid:...">``, a logo or a screenshot pasted into the mail) are
+shown: ``email_renderer(load)`` swaps each ``cid:`` the mail itself carries for the stored
+image as a ``data:`` URI (the only image source the sandbox may load besides our own
+origin), when its bytes are a PNG, JPEG, GIF or WebP of at most ``INLINE_MAX`` bytes.
+Anything else keeps its inert ``cid:`` and stays a download in the attachment list."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import base64
+import re
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from markupsafe import Markup
+
+from channels.attachments import sniff
+
+INLINE_MAX = 2 * 1024 * 1024
+INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+_CID = re.compile(r'src="cid:([^"]{1,500})"')
+Loader = Callable[[int, Any], Awaitable[bytes | None]]
+"""The stored bytes of an attachment by its id, for the staff user looking (None when
+gone or not theirs to see)."""
 
 
 def N_(message: str) -> str:
@@ -48,15 +65,39 @@ def _size(size: int) -> str:
     return f"{max(size, 1) / 1024:.1f} KB"
 
 
-def render_body(message: Mapping[str, Any], _: Callable[[str], str]) -> Markup:
+async def inline_images(
+    message: Mapping[str, Any], html: str, load: Loader | None, staff: Any = None
+) -> str:
+    """``html`` with each ``cid:`` image of this mail as a ``data:`` URI."""
+    facts = message.get("email") or {}
+    inline = facts.get("inline") or {}
+    files = message.get("attachments") or []
+    if load is None or not inline or "cid:" not in html:
+        return html
+    found: dict[str, str] = {}
+    for cid in set(_CID.findall(html)):
+        index = inline.get(cid.replace("&amp;", "&"))
+        if not isinstance(index, int) or not 0 <= index < len(files):
+            continue
+        data = await load(int(files[index]["id"]), staff)
+        if data is None or len(data) > INLINE_MAX or sniff(data) not in INLINE_TYPES:
+            continue
+        found[cid] = f"data:{sniff(data)};base64,{base64.b64encode(data).decode()}"
+    return _CID.sub(lambda m: f'src="{found[m[1]]}"' if m[1] in found else m[0], html)
+
+
+def render_body(
+    message: Mapping[str, Any], _: Callable[[str], str], html: str | None = None
+) -> Markup:
     out = Markup("")
-    if message.get("html"):
+    html = html if html is not None else message.get("html")
+    if html:
         out += Markup(
             '<iframe class="email-html" sandbox srcdoc="{}" title="{}" '
             'referrerpolicy="no-referrer" loading="lazy"></iframe>'
             '<details class="plain"><summary>{}</summary><div class="msg-text">{}</div></details>'
         ).format(
-            message["html"],
+            html,
             _("Email as the customer wrote it"),
             _("Plain text"),
             message.get("text") or "",
@@ -66,7 +107,20 @@ def render_body(message: Mapping[str, Any], _: Callable[[str], str]) -> Markup:
     return out
 
 
-async def render_email(message: Mapping[str, Any], context: Any) -> str | None:
+def email_renderer(
+    load: Loader | None,
+) -> Callable[[Mapping[str, Any], Any], Awaitable[str | None]]:
+    """The timeline rendering, with inline images read through ``load``."""
+
+    async def render(message: Mapping[str, Any], context: Any) -> str | None:
+        return await render_email(message, context, load)
+
+    return render
+
+
+async def render_email(
+    message: Mapping[str, Any], context: Any, load: Loader | None = None
+) -> str | None:
     facts = message.get("email")
     if not isinstance(facts, Mapping):
         return None
@@ -87,7 +141,10 @@ async def render_email(message: Mapping[str, Any], context: Any) -> str | None:
                 reason, _(REASONS[reason])
             )
         )
-    body = render_body(message, _)
+    html = message.get("html")
+    if html:
+        html = await inline_images(message, html, load, getattr(context, "staff", None))
+    body = render_body(message, _, html)
     noise = facts.get("noise")
     if noise in NOISE:
         parts.append(

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import nh3
 
+# ``cid:`` names an inline image of the same mail; it resolves to nothing in a browser, and
+# the email timeline swaps it for the stored image (``channels.email.timeline``).
+URL_SCHEMES = nh3.ALLOWED_URL_SCHEMES | {"cid"}
+
 
 def sanitize_html(html: str | None) -> str | None:
     """The allow-listed subset of ``html``; text nobody can store (a lone surrogate from a
@@ -14,4 +18,4 @@ def sanitize_html(html: str | None) -> str | None:
     if html is None:
         return None
     storable = html.encode("utf-8", "replace").decode("utf-8")
-    return str(nh3.clean(storable))
+    return str(nh3.clean(storable, url_schemes=URL_SCHEMES))

@@ -14,6 +14,7 @@ import aiohttp
 import tickets
 from tests.agent_ui.webhelpers import sign_in
 from tests.apphelpers import Api
+from tests.channels.email.test_parse import FIXTURES
 from tests.channels.email.test_smtp import Sink, api, send_raw, sink  # noqa: F401  (fixtures)
 from tests.helpers import eventually, inbound
 
@@ -186,3 +187,17 @@ async def test_a_malformed_multipart_body_is_a_400_not_a_crash(api: Api) -> None
     response = await api.client.post("/api/v1/uploads", data=body, headers=headers)
     assert response.status == 400
     assert (await response.json())["error"]["code"] == "bad_form"
+
+
+async def test_an_inline_image_shows_inside_the_mail(api: Api) -> None:  # noqa: F811
+    raw = (FIXTURES / "inline__image.eml").read_bytes()
+    number = (await send_raw(api, raw)).split()[-1]
+    detail = await api.get(f"/api/v1/tickets/{number}")
+    [mail] = detail["messages"]
+    assert 'src="cid:photo1@example.cn"' in mail["html"]  # kept inert in storage
+    assert mail["email"]["inline"] == {"photo1@example.cn": 0}
+
+    await sign_in(api.client, "supervisor@example.com")
+    page = await (await api.client.get(f"/agent/tickets/{number}")).text()
+    srcdoc = page.split('class="email-html" sandbox srcdoc="')[1].split('"')[0]
+    assert "data:image/png;base64," in srcdoc and "cid:" not in srcdoc
