@@ -274,8 +274,11 @@ async def test_two_dispatchers_and_a_slow_provider_make_one_provider_call_per_re
         Desk(db.session_factory(e), RecordingPublisher(), utc_now, choose_queue=REPAIRS)
         for e in engines
     ]
-    provider = SlowFirstProvider(slow_s=1.5)
-    policy = RetryPolicy(base_s=0.05, cap_s=0.1, max_attempts=6, lease_s=0.5)
+    # The promise holds while a claim, the call and recording its result fit in the
+    # lease: the lease here is seconds (minutes in production), so a loaded machine's
+    # scheduling delays cannot eat it; the slow first call still outlives it.
+    provider = SlowFirstProvider(slow_s=8.0)
+    policy = RetryPolicy(base_s=0.05, cap_s=0.1, max_attempts=6, lease_s=3.0)
     dispatchers = [dispatcher(d, provider, policy=policy) for d in desks]
     try:
         replies = [await queue_reply(desks[0]) for _ in range(3)]
