@@ -1,10 +1,19 @@
 """Builds the email channel from settings (the composition root's part of it): the
 receiver, the pollers and the sender each switch on with their own settings; without a
-support address the whole channel is off, said once in the log."""
+support address the whole channel is off, said once in the log.
+
+More than one mailbox account (``service@`` and ``orders@`` each with their own login, as
+Zammad's several email channels): ``SWITCHBOARD_IMAP_ACCOUNTS`` lists IMAP URLs separated
+by spaces, ``imaps://USER:PASSWORD@HOST[:PORT]/[FOLDER[,FOLDER...]]`` (``imaps`` is TLS,
+993 by default; ``imap`` is plain, 143; user and password percent-encoded, so
+``orders%40example.com``; folders default to ``INBOX``). They are polled beside the
+account of ``SWITCHBOARD_IMAP_HOST``; each folder keeps its own UIDVALIDITY and last UID
+under ``user@host:port/folder``. The setting is a secret: it is never logged or shown."""
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import unquote, urlsplit
 
 from channels.attachments import BlobStore
 from channels.email.channel import EmailChannel
@@ -72,4 +81,47 @@ def make_email(settings: Settings, desk: Desk, blobs: BlobStore) -> EmailChannel
         listen=listen,
         max_bytes=settings.smtp_max_bytes,
         imap=imap,
+        more_imap=parse_accounts(
+            settings.imap_accounts, settings.imap_move_to, settings.imap_poll_s
+        ),
     )
+
+
+def parse_accounts(
+    raw: str | None, move_to: str | None = None, poll_s: float = 60.0
+) -> tuple[ImapAccount, ...]:
+    """``SWITCHBOARD_IMAP_ACCOUNTS`` as accounts; ``SettingsError`` naming the bad entry
+    (by position: the entry holds a password)."""
+    accounts = []
+    for n, url in enumerate((raw or "").split(), start=1):
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if (
+            parts.scheme not in ("imap", "imaps")
+            or not parts.hostname
+            or not parts.username
+            or not parts.password
+            or port == -1
+        ):
+            raise SettingsError(
+                f"SWITCHBOARD_IMAP_ACCOUNTS: entry {n} is not "
+                "imaps://USER:PASSWORD@HOST[:PORT]/[FOLDER,...]"
+            )
+        tls = parts.scheme == "imaps"
+        folders = tuple(f.strip() for f in unquote(parts.path.lstrip("/")).split(",") if f.strip())
+        accounts.append(
+            ImapAccount(
+                parts.hostname,
+                port or (993 if tls else 143),
+                unquote(parts.username),
+                unquote(parts.password),
+                tls,
+                mailboxes=folders or ("INBOX",),
+                move_to=move_to,
+                poll_s=poll_s,
+            )
+        )
+    return tuple(accounts)

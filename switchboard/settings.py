@@ -75,6 +75,8 @@ class Settings:
     imap_mailboxes: str = "INBOX"
     imap_move_to: str | None = None
     imap_poll_s: float = 60.0
+    imap_accounts: str | None = _secret()
+    """More mailboxes to poll: IMAP URLs separated by spaces (``switchboard.email``)."""
     email_subject_days: int = 7
 
     twilio_account_sid: str | None = None

@@ -25,12 +25,15 @@ class EmailChannel:
         listen: tuple[str, int] | None = None,
         max_bytes: int = 25 * 1024 * 1024,
         imap: ImapAccount | None = None,
+        more_imap: tuple[ImapAccount, ...] = (),
     ) -> None:
         self.intake = intake
         self.sender = sender
         self.listen = listen
         self.max_bytes = max_bytes
         self.imap = imap
+        self.accounts = (*((imap,) if imap is not None else ()), *more_imap)
+        """Every IMAP account polled (``imap`` first)."""
         self.smtp_server: asyncio.Server | None = None
         self.commit: GroupCommit | None = None
         self.pollers: list[ImapPoller] = []
@@ -47,12 +50,19 @@ class EmailChannel:
             host, port = self.listen
             self.smtp_server, self.commit = await serve(self.intake, host, port, self.max_bytes)
             log.info("email: SMTP receiver on %s:%s", host, self.smtp_port)
-        if self.imap is not None and workers:
-            for mailbox in self.imap.mailboxes:
-                poller = ImapPoller(self.intake, self.imap, mailbox)
+        if not workers:
+            return
+        for account in self.accounts:
+            for mailbox in account.mailboxes:
+                poller = ImapPoller(self.intake, account, mailbox)
                 self.pollers.append(poller)
-                self.tasks.append(asyncio.create_task(poller.run(), name=f"imap:{mailbox}"))
-            log.info("email: polling %s on %s", ",".join(self.imap.mailboxes), self.imap.host)
+                self.tasks.append(asyncio.create_task(poller.run(), name=f"imap:{poller.name}"))
+            log.info(
+                "email: polling %s of %s on %s",
+                ",".join(account.mailboxes),
+                account.username,
+                account.host,
+            )
 
     async def stop(self) -> None:
         for poller in self.pollers:
