@@ -54,6 +54,7 @@ from tickets.events import (
     TicketUpdated,
 )
 from tickets.identity import identity_channel
+from tickets.ingest.sql import attachment_rows
 from tickets.models import (
     Attachment,
     Customer,
@@ -191,19 +192,7 @@ async def reply(
         )
     ).scalar_one()
     if attachments:
-        await session.execute(
-            insert(Attachment),
-            [
-                {
-                    "message_id": message_id,
-                    "name": a.name,
-                    "content_type": a.content_type,
-                    "size": a.size,
-                    "blob_ref": a.blob_ref,
-                }
-                for a in attachments
-            ],
-        )
+        await session.execute(insert(Attachment), attachment_rows(message_id, attachments))
     await session.execute(
         insert(OutboxEntry).values(
             message_id=message_id,

@@ -244,19 +244,7 @@ class SqlIngestStore:
     async def insert_attachments(
         self, message_id: int, attachments: Sequence[AttachmentRef]
     ) -> None:
-        await self.conn.execute(
-            insert(Attachment),
-            [
-                {
-                    "message_id": message_id,
-                    "name": a.name,
-                    "content_type": a.content_type,
-                    "size": a.size,
-                    "blob_ref": a.blob_ref,
-                }
-                for a in attachments
-            ],
-        )
+        await self.conn.execute(insert(Attachment), attachment_rows(message_id, attachments))
 
     async def claim_email(self, customer_id: int, email: str, now: datetime) -> None:
         held = (
@@ -278,3 +266,17 @@ class SqlIngestStore:
                     created_at=now,
                 )
             )
+
+
+def attachment_rows(message_id: int, attachments: Sequence[AttachmentRef]) -> list[dict[str, Any]]:
+    """``attachments`` rows of one message, for a bulk insert."""
+    return [
+        {
+            "message_id": message_id,
+            "name": a.name,
+            "content_type": a.content_type,
+            "size": a.size,
+            "blob_ref": a.blob_ref,
+        }
+        for a in attachments
+    ]

@@ -55,10 +55,15 @@ class Tg:
         return result
 
 
-@pytest.fixture
-async def tg(
-    aiohttp_client: Any, stack: Stack, redis_prefix: str, bot: FakeBotApi, tmp_path: Path
+async def start_tg(
+    aiohttp_client: Any,
+    stack: Stack,
+    redis_prefix: str,
+    bot: FakeBotApi,
+    tmp_path: Path,
+    **overrides: Any,
 ) -> Tg:
+    """The app with the Telegram channel pointed at ``bot`` (plus any other settings)."""
     api = await start_api(
         aiohttp_client,
         stack,
@@ -68,5 +73,13 @@ async def tg(
         telegram_api_base=bot.base,
         outbox_base_delay_s=0.05,
         blob_dir=str(tmp_path / "blobs"),
+        **overrides,
     )
     return Tg(api, bot)
+
+
+@pytest.fixture
+async def tg(
+    aiohttp_client: Any, stack: Stack, redis_prefix: str, bot: FakeBotApi, tmp_path: Path
+) -> Tg:
+    return await start_tg(aiohttp_client, stack, redis_prefix, bot, tmp_path)

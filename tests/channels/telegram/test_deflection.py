@@ -14,8 +14,7 @@ import pytest
 import knowledge
 import tickets
 from switchboard import db
-from tests.apphelpers import start_api
-from tests.channels.telegram.conftest import CHAT, SECRET, TOKEN, Tg, fixture
+from tests.channels.telegram.conftest import CHAT, Tg, fixture, start_tg
 from tests.conftest import Stack
 from tests.fakes.telegram import FakeBotApi
 from tests.helpers import T0, eventually
@@ -28,22 +27,12 @@ OTHER_CHAT = 222222222
 async def kb_tg(
     aiohttp_client: Any, stack: Stack, redis_prefix: str, bot: FakeBotApi, tmp_path: Path
 ) -> Tg:
-    api = await start_api(
-        aiohttp_client,
-        stack,
-        redis_prefix,
-        telegram_bot_token=TOKEN,
-        telegram_secret_token=SECRET,
-        telegram_api_base=bot.base,
-        outbox_base_delay_s=0.05,
-        blob_dir=str(tmp_path / "blobs"),
-        public_url=PUBLIC,
-    )
+    tg = await start_tg(aiohttp_client, stack, redis_prefix, bot, tmp_path, public_url=PUBLIC)
     engine = db.create_engine(stack.database_url)
     async with db.transaction(db.session_factory(engine)) as session:
         await knowledge.seed_articles(session, T0)
     await engine.dispose()
-    return Tg(api, bot)
+    return tg
 
 
 def message(update_id: int, message_id: int, text: str, chat: int = CHAT) -> dict[str, Any]:
