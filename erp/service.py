@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from erp.detect import Detector, Found
@@ -114,10 +115,7 @@ class ErpService:
             return
 
         async def work(session: AsyncSession, now: datetime) -> tuple[None, list[Event]]:
-            row = await session.get(ErpTicketFindings, ticket_id, with_for_update=True)
-            if row is None:
-                row = ErpTicketFindings(ticket_id=ticket_id, data={"items": []}, updated_at=now)
-                session.add(row)
+            row = await _findings_row(session, ticket_id, now)
             row.data = {**row.data, "reservation": data}
             row.updated_at = now
             return None, [ErpFindingsUpdated(ticket_id, number, found=0, unavailable=0)]
@@ -216,10 +214,7 @@ class ErpService:
                 return
 
         async def work(session: AsyncSession, now: datetime) -> tuple[None, list[Event]]:
-            row = await session.get(ErpTicketFindings, ticket_id, with_for_update=True)
-            if row is None:
-                row = ErpTicketFindings(ticket_id=ticket_id, data={"items": []}, updated_at=now)
-                session.add(row)
+            row = await _findings_row(session, ticket_id, now)
             row.data = {**row.data, "items": merge(row.data.get("items", []), items)}
             row.updated_at = now
             event = ErpFindingsUpdated(
@@ -279,3 +274,22 @@ def merge(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str
     for item in new:
         keyed[(item["kind"], item["ref"])] = item
     return list(keyed.values())
+
+
+async def _findings_row(session: AsyncSession, ticket_id: int, now: datetime) -> ErpTicketFindings:
+    """The ticket's findings row, created if missing, locked for this transaction. The
+    insert comes first (``ON CONFLICT DO NOTHING``): ``SELECT ... FOR UPDATE`` locks no
+    row that does not exist yet, so two workers examining one ticket at once both
+    inserted, and the second failed on the primary key."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.execute(
+        insert(ErpTicketFindings)
+        .values(ticket_id=ticket_id, data={"items": []}, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["ticket_id"])
+    )
+    row = await session.get(
+        ErpTicketFindings, ticket_id, with_for_update=True, populate_existing=True
+    )
+    assert row is not None
+    return row

@@ -229,3 +229,21 @@ async def test_ingest_never_waits_on_a_dead_erp(
         assert data["available"] is False and data["unavailable_since"]
         assert [i["status"] for i in data["items"]] == ["unavailable"], number
     assert down.calls <= 3 + 2, "the open breaker stops calls to the dead ERP"
+
+
+async def test_two_workers_examining_one_ticket_at_once_both_succeed(
+    aiohttp_client: Any, stack: Stack, redis_prefix: str
+) -> None:
+    """The background consumer and a second worker (or a re-delivery) examine the same new
+    ticket together: the findings row is created once, neither fails."""
+    api = await start_erp_api(aiohttp_client, stack, redis_prefix)
+    service = erp_of(api)
+    for n in range(5):
+        result = await api.runtime.desk.ingest(
+            inbound(f"+86138001381{n:02d}", f"订单 SO-2291 和 SO-2292，序列号 SN-AC-2026-0042 #{n}")
+        )
+        await asyncio.gather(
+            *(service.examine(result.ticket_id, result.number, result.message_id) for _ in range(4))
+        )
+        section = (await api.get(f"/api/v1/tickets/{result.number}"))["erp"]
+        assert {i["ref"] for i in section["items"]} >= {"SO-2291", "SO-2292", "SN-AC-2026-0042"}
