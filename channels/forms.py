@@ -40,11 +40,9 @@ async def read_form(
 ) -> Form:
     try:
         return await _read(request, file_field, text_fields, max_bytes, max_files)
-    except (AssertionError, KeyError, HttpProcessingError) as err:
-        raise AttachmentRefused("bad_form", "send multipart/form-data") from err
     except AttachmentRefused:
-        raise
-    except ValueError as err:
+        raise  # a ValueError too, with its own reason
+    except (AssertionError, KeyError, ValueError, HttpProcessingError) as err:
         raise AttachmentRefused("bad_form", "send multipart/form-data") from err
 
 

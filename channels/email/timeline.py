@@ -80,9 +80,10 @@ async def inline_images(
         if not isinstance(index, int) or not 0 <= index < len(files):
             continue
         data = await load(int(files[index]["id"]), staff)
-        if data is None or len(data) > INLINE_MAX or sniff(data) not in INLINE_TYPES:
+        kind = sniff(data) if data is not None and len(data) <= INLINE_MAX else None
+        if data is None or kind not in INLINE_TYPES:
             continue
-        found[cid] = f"data:{sniff(data)};base64,{base64.b64encode(data).decode()}"
+        found[cid] = f"data:{kind};base64,{base64.b64encode(data).decode()}"
     return _CID.sub(lambda m: f'src="{found[m[1]]}"' if m[1] in found else m[0], html)
 
 
